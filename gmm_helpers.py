@@ -1,0 +1,1168 @@
+"""Gaussian mixture models and the EM algorithm, in small functions that follow the math.
+
+The notebooks in ``notebooks/`` derive every function here; each docstring names
+the equation and the notebook it comes from. Notation::
+
+    X            (N, D)     data, one row per point x_n
+    weights      (K,)       mixing weights pi_k, positive, summing to 1
+    means        (K, D)     component means mu_k
+    covariances  (K, D, D)  component covariances Sigma_k (always full matrices)
+    resp         (N, K)     responsibilities gamma_nk = p(z_n = k | x_n)
+    nk           (K,)       effective number of points N_k = sum_n gamma_nk
+
+Sections, in the order of the course: sampling (01), densities (01, 03),
+EM steps (02-04), fitting (04), model selection (07), pitfalls and applications
+(06, 08), sufficient statistics for chunked EM (09), plotting.
+
+Internally the loop works on ``X.T`` (D, N) and ``resp.T`` (K, N): every
+reduction over the K components is then a sum of contiguous rows, which keeps
+the loop fast without leaving numpy.
+"""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+COVARIANCE_TYPES = ("full", "diag", "spherical", "tied")
+INITS = ("kmeans++", "random")
+# exp() of anything below about -708 is a subnormal float, and arithmetic on
+# subnormals is slow; such responsibilities are zero for every purpose here.
+_LOG_RESP_FLOOR = -700.0
+
+
+# ---------------------------------------------------------------------------
+# Input checks: every public function fails with "expected ..., got ..., try ..."
+# ---------------------------------------------------------------------------
+
+
+def _check_X(X, name="X"):
+    try:
+        X = np.asarray(X, dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"expected {name} to be a numeric array of shape (N, D), got {type(X).__name__}; "
+            "try np.asarray(X, dtype=float)"
+        ) from None
+    if X.ndim != 2:
+        raise ValueError(
+            f"expected {name} to be 2-D with shape (N, D), got an array with shape {X.shape}; "
+            "try X.reshape(-1, 1) for a single feature or X.reshape(1, -1) for a single point"
+        )
+    if X.shape[0] == 0 or X.shape[1] == 0:
+        raise ValueError(
+            f"expected {name} to hold at least one point and one feature, got shape {X.shape}; "
+            "try passing non-empty data"
+        )
+    if not np.all(np.isfinite(X)):
+        n_bad = int(np.sum(~np.isfinite(X).all(axis=1)))
+        raise ValueError(
+            f"expected {name} to hold only finite numbers, got NaN or inf in {n_bad} row(s); "
+            "try dropping them, e.g. X[np.isfinite(X).all(axis=1)]"
+        )
+    return X
+
+
+def _check_rng(rng):
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if rng is None or isinstance(rng, (int, np.integer)):
+        return np.random.default_rng(rng)
+    raise ValueError(
+        f"expected rng to be None, an int seed or a numpy Generator, got {type(rng).__name__}; "
+        "try rng=0 or rng=np.random.default_rng(0)"
+    )
+
+
+def _check_smoothing(smoothing):
+    if not np.isscalar(smoothing) or not np.isfinite(smoothing) or smoothing < 0:
+        raise ValueError(
+            f"expected smoothing to be a finite number >= 0, got {smoothing!r}; "
+            "try smoothing=1e-2 (the original notebook's value) or 1e-6"
+        )
+    return float(smoothing)
+
+
+def _check_covariance_type(covariance_type):
+    if covariance_type not in COVARIANCE_TYPES:
+        raise ValueError(
+            f"expected covariance_type to be one of {COVARIANCE_TYPES}, got {covariance_type!r}; "
+            "try covariance_type='full'"
+        )
+    return covariance_type
+
+
+def _check_n_components(n_components, n_samples):
+    if isinstance(n_components, bool) or not isinstance(n_components, (int, np.integer)):
+        raise ValueError(
+            f"expected n_components to be an int, got {n_components!r}; try n_components=3"
+        )
+    if n_components < 1 or n_components > n_samples:
+        raise ValueError(
+            f"expected 1 <= n_components <= N = {n_samples} (the number of points), "
+            f"got n_components={n_components}; try a K between 1 and {n_samples}"
+        )
+    return int(n_components)
+
+
+def _check_parameters(weights, means, covariances, n_features=None):
+    """Check (weights, means, covariances) and return them as float arrays."""
+    weights = np.asarray(weights, dtype=float)
+    means = np.asarray(means, dtype=float)
+    covariances = np.asarray(covariances, dtype=float)
+    if weights.ndim != 1 or weights.size == 0:
+        raise ValueError(
+            f"expected weights of shape (K,), got shape {weights.shape}; "
+            "try np.full(K, 1 / K)"
+        )
+    K = weights.shape[0]
+    if not np.all(np.isfinite(weights)) or np.any(weights <= 0):
+        raise ValueError(
+            f"expected positive weights, got {np.round(weights, 4)}; "
+            "try np.full(K, 1 / K), or drop the components with weight 0"
+        )
+    if abs(weights.sum() - 1.0) > 1e-6:
+        raise ValueError(
+            f"expected weights that sum to 1, got a sum of {weights.sum():.6g}; "
+            "try weights / weights.sum()"
+        )
+    D = n_features if n_features is not None else (means.shape[-1] if means.ndim == 2 else None)
+    if means.ndim != 2 or means.shape[0] != K or (D is not None and means.shape[1] != D):
+        raise ValueError(
+            f"expected means of shape (K, D) = ({K}, {D}), got shape {means.shape}; "
+            "try one row per component and one column per feature"
+        )
+    D = means.shape[1]
+    if covariances.shape != (K, D, D):
+        raise ValueError(
+            f"expected covariances of shape (K, D, D) = ({K}, {D}, {D}), "
+            f"got shape {covariances.shape}; try np.stack([np.eye(D)] * K)"
+        )
+    if not (np.all(np.isfinite(means)) and np.all(np.isfinite(covariances))):
+        raise ValueError(
+            "expected finite means and covariances, got NaN or inf; "
+            "try re-initialising the parameters"
+        )
+    scale = np.abs(covariances).max(axis=(1, 2)) + 1e-300
+    asym = np.abs(covariances - covariances.transpose(0, 2, 1)).max(axis=(1, 2)) / scale
+    if np.any(asym > 1e-8):
+        k = int(np.argmax(asym))
+        raise ValueError(
+            f"expected symmetric covariances, got component {k} with relative asymmetry "
+            f"{asym[k]:.2g}; try (C + C.transpose(0, 2, 1)) / 2"
+        )
+    _cholesky(covariances, what="covariances")
+    return weights, means, covariances
+
+
+def _cholesky(covariances, what="covariances", smoothing=None):
+    """Lower Cholesky factors L_k with Sigma_k = L_k L_k^T; (K, D, D)."""
+    try:
+        chol = np.linalg.cholesky(covariances)
+    except np.linalg.LinAlgError:
+        chol = None
+    if chol is None or not np.all(np.isfinite(chol)):
+        bad = []
+        for k, cov in enumerate(covariances):
+            try:
+                np.linalg.cholesky(cov)
+            except np.linalg.LinAlgError:
+                bad.append(k)
+        if smoothing is not None:
+            raise ValueError(
+                f"expected every covariance to stay positive definite, got component(s) {bad} "
+                f"collapsed onto too few points (smoothing={smoothing:g}); "
+                "try increasing smoothing, e.g. smoothing=1e-6 or larger"
+            )
+        raise ValueError(
+            f"expected symmetric positive definite {what}, got component(s) {bad} that are not; "
+            "try adding a small multiple of the identity, e.g. C + 1e-6 * np.eye(D)"
+        )
+    return chol
+
+
+# ---------------------------------------------------------------------------
+# 01 The data and the generative story
+# ---------------------------------------------------------------------------
+
+
+def sample_seed_data(separation=5.0, n_samples=2000, rng=0):
+    """The original notebook's three clusters (notebook 01).
+
+    60 % of the points with sd 2 around (0, 0), 30 % with sd 1 around (s, s)
+    and 10 % with sd 0.5 around (0, s), where s is ``separation``. The points
+    come grouped by cluster, as in the original.
+
+    Parameters
+    ----------
+    separation : float
+        s, the distance scale between the cluster centres.
+    n_samples : int
+        N, the number of points (2000 in the original: 1200, 600, 200).
+    rng : None, int or numpy.random.Generator
+
+    Returns
+    -------
+    X : ndarray of shape (N, 2)
+    labels : ndarray of shape (N,)
+        The cluster (0, 1 or 2) each point was drawn from.
+    """
+    if not np.isscalar(separation) or not np.isfinite(separation):
+        raise ValueError(
+            f"expected separation to be a finite number, got {separation!r}; try separation=5.0"
+        )
+    if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
+        raise ValueError(f"expected n_samples to be an int >= 1, got {n_samples!r}; try 2000")
+    rng = _check_rng(rng)
+    s = float(separation)
+    n0 = int(round(0.6 * n_samples))
+    n1 = int(round(0.3 * n_samples))
+    counts = [n0, n1, n_samples - n0 - n1]
+    centres = np.array([[0.0, 0.0], [s, s], [0.0, s]])
+    sds = [2.0, 1.0, 0.5]
+    X = np.concatenate(
+        [rng.standard_normal((n, 2)) * sd + c for n, sd, c in zip(counts, sds, centres)]
+    )
+    labels = np.repeat(np.arange(3), counts)
+    return X, labels
+
+
+def seed_parameters(separation=5.0):
+    """The true (weights, means, covariances) behind ``sample_seed_data`` (notebook 01).
+
+    Returns
+    -------
+    weights : ndarray of shape (3,)
+    means : ndarray of shape (3, 2)
+    covariances : ndarray of shape (3, 2, 2)
+    """
+    s = float(separation)
+    weights = np.array([0.6, 0.3, 0.1])
+    means = np.array([[0.0, 0.0], [s, s], [0.0, s]])
+    covariances = np.array([sd**2 * np.eye(2) for sd in (2.0, 1.0, 0.5)])
+    return weights, means, covariances
+
+
+def sample_gmm(weights, means, covariances, n_samples, rng=None):
+    """Ancestral sampling from a Gaussian mixture, Eq. (1.1) (notebook 01).
+
+    First pick a component z_n ~ Categorical(pi), then a point
+    x_n ~ N(mu_{z_n}, Sigma_{z_n}).
+
+    Parameters
+    ----------
+    weights : array-like of shape (K,)
+    means : array-like of shape (K, D)
+    covariances : array-like of shape (K, D, D)
+    n_samples : int
+    rng : None, int or numpy.random.Generator
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, D)
+    labels : ndarray of shape (n_samples,)
+        The component each point was drawn from.
+    """
+    weights, means, covariances = _check_parameters(weights, means, covariances)
+    if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
+        raise ValueError(f"expected n_samples to be an int >= 1, got {n_samples!r}; try 500")
+    rng = _check_rng(rng)
+    chol = _cholesky(covariances)
+    labels = rng.choice(len(weights), size=n_samples, p=weights)
+    z = rng.standard_normal((n_samples, means.shape[1]))
+    X = means[labels] + np.einsum("nij,nj->ni", chol[labels], z)
+    return X, labels
+
+
+# ---------------------------------------------------------------------------
+# Densities: Eq. (1.2) and the E-step, Eq. (3.2), in log space (notebooks 01, 03, 04)
+# ---------------------------------------------------------------------------
+
+
+def _precision_factors(covariances, smoothing=None):
+    """Inverse Cholesky factors and log-determinants.
+
+    Returns ``prec_chol`` (K, D, D) with prec_chol[k] = L_k^{-1}, so that the
+    Mahalanobis distance is ||L_k^{-1} (x - mu_k)||^2, and ``log_det`` (K,) =
+    log |Sigma_k| = 2 sum_d log L_k[d, d].
+    """
+    chol = _cholesky(covariances, smoothing=smoothing)
+    log_det = 2.0 * np.log(np.diagonal(chol, axis1=1, axis2=2)).sum(axis=1)
+    prec_chol = np.linalg.inv(chol)
+    return prec_chol, log_det
+
+
+def _log_gaussian_T(XT, means, prec_chol, log_det):
+    """log N(x_n | mu_k, Sigma_k) as a (K, N) array, from XT of shape (D, N)."""
+    D, N = XT.shape
+    K = means.shape[0]
+    out = np.empty((K, N))
+    for k in range(K):
+        y = prec_chol[k] @ XT  # D, N
+        y -= (prec_chol[k] @ means[k])[:, None]
+        np.square(y, out=y)
+        y.sum(axis=0, out=out[k])
+        out[k] += D * np.log(2 * np.pi) + log_det[k]
+        out[k] *= -0.5
+    return out
+
+
+def log_gaussian_density(X, means, covariances):
+    """log N(x_n | mu_k, Sigma_k) for every point and component, Eq. (1.2) (notebook 01).
+
+    log N(x | mu, Sigma) = -1/2 [D log(2 pi) + log|Sigma| + (x - mu)^T Sigma^{-1} (x - mu)],
+    computed with the Cholesky factor of Sigma, so it stays finite for points
+    thousands of standard deviations away and for D in the hundreds.
+
+    Parameters
+    ----------
+    X : array-like of shape (N, D)
+    means : array-like of shape (K, D)
+    covariances : array-like of shape (K, D, D)
+
+    Returns
+    -------
+    log_density : ndarray of shape (N, K)
+    """
+    X = _check_X(X)
+    means = np.asarray(means, dtype=float)
+    K = means.shape[0] if means.ndim == 2 else 1
+    _, means, covariances = _check_parameters(np.full(K, 1.0 / K), means, covariances, X.shape[1])
+    prec_chol, log_det = _precision_factors(covariances)
+    return _log_gaussian_T(np.ascontiguousarray(X.T), means, prec_chol, log_det).T
+
+
+def logsumexp_rows(a):
+    """log sum_k exp(a[k, n]) over the first axis, Eq. (4.1) (notebook 04).
+
+    The log-sum-exp trick: subtract the largest term before exponentiating, so
+    nothing overflows and at least one term is exp(0) = 1. Same result as
+    ``scipy.special.logsumexp(a, axis=0)``; written out because it is what the
+    notebook teaches, and because it runs on the contiguous (K, N) layout.
+
+    Parameters
+    ----------
+    a : ndarray of shape (K, N)
+
+    Returns
+    -------
+    ndarray of shape (N,)
+    """
+    a = np.asarray(a, dtype=float)
+    m = a.max(axis=0)
+    return m + np.log(np.exp(a - m).sum(axis=0))
+
+
+def _e_step_T(XT, weights, means, covariances, smoothing=None):
+    """E-step on the (D, N) layout: resp.T (K, N) and the total log-likelihood."""
+    prec_chol, log_det = _precision_factors(covariances, smoothing=smoothing)
+    log_resp = _log_gaussian_T(XT, means, prec_chol, log_det)  # K, N
+    log_resp += np.log(weights)[:, None]
+    m = log_resp.max(axis=0)  # N
+    log_resp -= m
+    np.maximum(log_resp, _LOG_RESP_FLOOR, out=log_resp)
+    resp = np.exp(log_resp, out=log_resp)
+    total = resp.sum(axis=0)
+    resp /= total
+    log_likelihood = float(m.sum() + np.log(total).sum())
+    return resp, log_likelihood
+
+
+def e_step(X, weights, means, covariances):
+    """E-step: responsibilities by Bayes' rule, Eq. (3.2), and the log-likelihood, Eq. (3.1).
+
+    gamma_nk = pi_k N(x_n | mu_k, Sigma_k) / sum_j pi_j N(x_n | mu_j, Sigma_j),
+    computed in log space with the log-sum-exp trick (notebooks 02, 03, 04).
+
+    Parameters
+    ----------
+    X : array-like of shape (N, D)
+    weights : array-like of shape (K,)
+    means : array-like of shape (K, D)
+    covariances : array-like of shape (K, D, D)
+
+    Returns
+    -------
+    resp : ndarray of shape (N, K)
+        Each row sums to 1.
+    log_likelihood : float
+        The total sum_n log sum_k pi_k N(x_n | mu_k, Sigma_k).
+    """
+    X = _check_X(X)
+    weights, means, covariances = _check_parameters(weights, means, covariances, X.shape[1])
+    resp, log_likelihood = _e_step_T(np.ascontiguousarray(X.T), weights, means, covariances)
+    return np.ascontiguousarray(resp.T), log_likelihood
+
+
+# ---------------------------------------------------------------------------
+# M-step: Eqs. (3.3)-(3.6) (notebook 03)
+# ---------------------------------------------------------------------------
+
+
+def _m_step_T(XT, resp, smoothing, covariance_type):
+    """M-step on the (D, N) layout, from resp.T of shape (K, N)."""
+    D, N = XT.shape
+    K = resp.shape[0]
+    # As scikit-learn does: a component that owns no point keeps a finite mean.
+    nk = resp.sum(axis=1) + 10 * np.finfo(float).eps  # K
+    means = (resp @ XT.T) / nk[:, None]  # K, D
+    covariances = np.empty((K, D, D))
+    for k in range(K):
+        diff = XT - means[k][:, None]  # D, N
+        covariances[k] = (diff * resp[k]) @ diff.T / nk[k]
+    return _constrain(nk / N, means, covariances, nk, smoothing, covariance_type)
+
+
+def _constrain(weights, means, covariances, nk, smoothing, covariance_type):
+    """Turn the per-component weighted scatter into the covariance_type's maximiser."""
+    K, D, _ = covariances.shape
+    eye = np.eye(D)
+    if covariance_type == "full":
+        covariances = covariances + smoothing * eye
+    elif covariance_type == "diag":
+        covariances = np.diagonal(covariances, axis1=1, axis2=2)[:, :, None] * eye + smoothing * eye
+    elif covariance_type == "spherical":
+        var = np.trace(covariances, axis1=1, axis2=2) / D + smoothing
+        covariances = var[:, None, None] * eye
+    else:  # tied: the nk-weighted average scatter, shared by every component
+        tied = np.tensordot(nk, covariances, axes=1) / nk.sum() + smoothing * eye
+        covariances = np.broadcast_to(tied, (K, D, D)).copy()
+    return weights, means, covariances
+
+
+def m_step(X, resp, smoothing=1e-2, covariance_type="full"):
+    """M-step: the parameters that maximise the expected log-likelihood, Eqs. (3.3)-(3.6).
+
+    N_k = sum_n gamma_nk                                              (3.3)
+    mu_k = (1 / N_k) sum_n gamma_nk x_n                               (3.4)
+    Sigma_k = (1 / N_k) sum_n gamma_nk (x_n - mu_k)(x_n - mu_k)^T + smoothing I   (3.5)
+    pi_k = N_k / N  (from the Lagrange multiplier for sum_k pi_k = 1)   (3.6)
+
+    Derived in notebook 03. ``smoothing`` is added to the diagonal of every
+    covariance, as the original notebook did (scikit-learn's ``reg_covar``).
+    The constrained types maximise the same objective over a smaller set:
+    "diag" keeps the diagonal of (3.5), "spherical" its mean variance, and
+    "tied" one covariance shared by all components (the N_k-weighted average).
+
+    Parameters
+    ----------
+    X : array-like of shape (N, D)
+    resp : array-like of shape (N, K)
+        Non-negative, each row summing to 1.
+    smoothing : float, default 1e-2
+    covariance_type : {"full", "diag", "spherical", "tied"}
+
+    Returns
+    -------
+    weights : ndarray of shape (K,)
+    means : ndarray of shape (K, D)
+    covariances : ndarray of shape (K, D, D)
+    """
+    X = _check_X(X)
+    smoothing = _check_smoothing(smoothing)
+    _check_covariance_type(covariance_type)
+    resp = np.asarray(resp, dtype=float)
+    if resp.ndim != 2 or resp.shape[0] != X.shape[0]:
+        raise ValueError(
+            f"expected resp of shape (N, K) with N = {X.shape[0]}, got shape {resp.shape}; "
+            "try the resp returned by e_step(X, ...)"
+        )
+    if not np.all(np.isfinite(resp)) or np.any(resp < 0) or not np.allclose(resp.sum(1), 1.0):
+        raise ValueError(
+            "expected non-negative responsibilities whose rows sum to 1, got other values; "
+            "try resp / resp.sum(axis=1, keepdims=True)"
+        )
+    return _m_step_T(np.ascontiguousarray(X.T), np.ascontiguousarray(resp.T), smoothing, covariance_type)
+
+
+# ---------------------------------------------------------------------------
+# 04 Fitting: initialisation and the EM loop
+# ---------------------------------------------------------------------------
+
+
+@dataclass
+class GMMFit:
+    """The result of ``fit_gmm``.
+
+    Attributes
+    ----------
+    weights : ndarray of shape (K,)
+    means : ndarray of shape (K, D)
+    covariances : ndarray of shape (K, D, D)
+    resp : ndarray of shape (N, K) or None
+        Responsibilities under the final parameters (None for chunked EM).
+    log_likelihoods : ndarray of shape (n_iter,)
+        The total log-likelihood computed in each iteration's E-step, i.e. of
+        the parameters at the start of that iteration.
+    n_iter : int
+    converged : bool
+    covariance_type : str
+    smoothing : float
+    history : list of (weights, means, covariances) tuples
+        With ``keep_history=True``: history[0] is the start and history[i] the
+        parameters after iteration i (length n_iter + 1); otherwise empty.
+    """
+
+    weights: np.ndarray
+    means: np.ndarray
+    covariances: np.ndarray
+    resp: np.ndarray | None
+    log_likelihoods: np.ndarray
+    n_iter: int
+    converged: bool
+    covariance_type: str = "full"
+    smoothing: float = 1e-2
+    history: list = field(default_factory=list, repr=False)
+
+    @property
+    def n_components(self):
+        return self.weights.shape[0]
+
+    @property
+    def log_likelihood(self):
+        """The last log-likelihood in ``log_likelihoods``."""
+        return float(self.log_likelihoods[-1])
+
+
+def kmeans_plusplus(X, n_components, rng=None):
+    """k-means++ seeding (notebook 02): spread-out starting centres.
+
+    The first centre is a random point; each next one is a point drawn with
+    probability proportional to its squared distance to the nearest centre
+    chosen so far.
+
+    Parameters
+    ----------
+    X : array-like of shape (N, D)
+    n_components : int
+    rng : None, int or numpy.random.Generator
+
+    Returns
+    -------
+    centres : ndarray of shape (K, D)
+    """
+    X = _check_X(X)
+    K = _check_n_components(n_components, X.shape[0])
+    rng = _check_rng(rng)
+    N = X.shape[0]
+    idx = [int(rng.integers(N))]
+    d2 = ((X - X[idx[0]]) ** 2).sum(axis=1)
+    for _ in range(1, K):
+        total = d2.sum()
+        nxt = int(rng.integers(N)) if total <= 0 else int(rng.choice(N, p=d2 / total))
+        idx.append(nxt)
+        np.minimum(d2, ((X - X[nxt]) ** 2).sum(axis=1), out=d2)
+    return X[idx].copy()
+
+
+def _nearest(X, centres):
+    """Index of the nearest centre for every point; (N,)."""
+    d2 = (centres**2).sum(1)[None, :] - 2 * X @ centres.T  # N, K (|x|^2 dropped)
+    return d2.argmin(axis=1)
+
+
+def initial_parameters(X, n_components, init="kmeans++", smoothing=1e-2, covariance_type="full", rng=None):
+    """Starting (weights, means, covariances) for EM (notebooks 04, 06).
+
+    ``init="kmeans++"``: k-means++ centres, every point assigned to its nearest
+    centre, then one M-step on those hard assignments. ``init="random"``: the
+    original notebook's start, K distinct random data points as means, identity
+    covariances and equal weights. A tuple (weights, means, covariances) is
+    checked and returned as arrays.
+
+    Returns
+    -------
+    weights : ndarray of shape (K,)
+    means : ndarray of shape (K, D)
+    covariances : ndarray of shape (K, D, D)
+    """
+    X = _check_X(X)
+    N, D = X.shape
+    K = _check_n_components(n_components, N)
+    smoothing = _check_smoothing(smoothing)
+    _check_covariance_type(covariance_type)
+    if isinstance(init, (tuple, list)):
+        if len(init) != 3:
+            raise ValueError(
+                f"expected init as a tuple (weights, means, covariances), got {len(init)} items; "
+                "try init=(weights, means, covariances)"
+            )
+        weights, means, covariances = _check_parameters(*init, n_features=D)
+        if weights.shape[0] != K:
+            raise ValueError(
+                f"expected initial parameters for K = {K} components, got {weights.shape[0]}; "
+                "try n_components=len(weights)"
+            )
+        return weights, means, covariances
+    rng = _check_rng(rng)
+    if isinstance(init, str) and init == "random":
+        means = X[rng.choice(N, size=K, replace=False)].copy()
+        return np.full(K, 1.0 / K), means, np.stack([np.eye(D)] * K)
+    if isinstance(init, str) and init == "kmeans++":
+        labels = _nearest(X, kmeans_plusplus(X, K, rng))
+        resp = np.zeros((K, N))
+        resp[labels, np.arange(N)] = 1.0
+        weights, means, covariances = _m_step_T(np.ascontiguousarray(X.T), resp, smoothing, covariance_type)
+        if smoothing == 0:
+            _cholesky(covariances, smoothing=smoothing)
+        return weights, means, covariances
+    raise ValueError(
+        f"expected init to be 'kmeans++', 'random' or a tuple (weights, means, covariances), "
+        f"got {init!r}; try init='kmeans++'"
+    )
+
+
+def _check_iteration_args(max_iter, tol):
+    if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)) or max_iter < 1:
+        raise ValueError(f"expected max_iter to be an int >= 1, got {max_iter!r}; try max_iter=100")
+    if not np.isscalar(tol) or not np.isfinite(tol) or tol < 0:
+        raise ValueError(f"expected tol to be a number >= 0, got {tol!r}; try tol=1e-3")
+
+
+def fit_gmm(
+    X,
+    n_components,
+    *,
+    covariance_type="full",
+    init="kmeans++",
+    max_iter=100,
+    tol=1e-3,
+    smoothing=1e-2,
+    rng=None,
+    keep_history=False,
+):
+    """Fit a Gaussian mixture by EM (notebook 04).
+
+    Each iteration runs the E-step, Eq. (3.2), recording the log-likelihood of
+    the current parameters, Eq. (3.1), then the M-step, Eqs. (3.3)-(3.6). It
+    stops when the mean per-sample log-likelihood changes by less than ``tol``
+    between iterations (``tol=0`` runs exactly ``max_iter`` iterations), as
+    scikit-learn's ``GaussianMixture`` does. With ``smoothing=0`` the
+    log-likelihood never decreases (notebook 03).
+
+    Parameters
+    ----------
+    X : array-like of shape (N, D)
+    n_components : int
+        K, between 1 and N.
+    covariance_type : {"full", "diag", "spherical", "tied"}
+    init : "kmeans++", "random" or tuple (weights, means, covariances)
+        See ``initial_parameters``.
+    max_iter : int
+    tol : float
+    smoothing : float
+        Added to the diagonal of every covariance in the M-step.
+    rng : None, int or numpy.random.Generator
+        Used by the initialisation only.
+    keep_history : bool
+        Keep the parameters after every iteration in ``fit.history``.
+
+    Returns
+    -------
+    GMMFit
+    """
+    X = _check_X(X)
+    _check_iteration_args(max_iter, tol)
+    smoothing = _check_smoothing(smoothing)
+    weights, means, covariances = initial_parameters(X, n_components, init, smoothing, covariance_type, rng)
+    N = X.shape[0]
+    XT = np.ascontiguousarray(X.T)  # D, N
+    history = [(weights, means, covariances)] if keep_history else []
+    log_likelihoods = []
+    converged = False
+    for _ in range(max_iter):
+        resp, ll = _e_step_T(XT, weights, means, covariances, smoothing)
+        weights, means, covariances = _m_step_T(XT, resp, smoothing, covariance_type)
+        if keep_history:
+            history.append((weights, means, covariances))
+        if log_likelihoods and abs(ll - log_likelihoods[-1]) / N < tol:
+            log_likelihoods.append(ll)
+            converged = True
+            break
+        log_likelihoods.append(ll)
+    resp, _ = _e_step_T(XT, weights, means, covariances, smoothing)
+    return GMMFit(
+        weights=weights,
+        means=means,
+        covariances=covariances,
+        resp=np.ascontiguousarray(resp.T),
+        log_likelihoods=np.array(log_likelihoods),
+        n_iter=len(log_likelihoods),
+        converged=converged,
+        covariance_type=covariance_type,
+        smoothing=smoothing,
+        history=history,
+    )
+
+
+def fit_restarts(X, n_components, n_init=10, rng=0, **kwargs):
+    """Fit from ``n_init`` starts and keep them all, best first (notebook 06).
+
+    EM finds a local maximum that depends on the start; restarting and keeping
+    the highest final log-likelihood is the usual remedy (scikit-learn's
+    ``n_init``). Each start uses its own generator spawned from ``rng``.
+
+    Returns
+    -------
+    fits : list of GMMFit
+        Sorted by final log-likelihood, best first; ``fits[0]`` is the one to keep.
+    """
+    if isinstance(n_init, bool) or not isinstance(n_init, (int, np.integer)) or n_init < 1:
+        raise ValueError(f"expected n_init to be an int >= 1, got {n_init!r}; try n_init=10")
+    rngs = _check_rng(rng).spawn(n_init)
+    fits = [fit_gmm(X, n_components, rng=r, **kwargs) for r in rngs]
+    return sorted(fits, key=lambda f: -score(X, f))
+
+
+# ---------------------------------------------------------------------------
+# 07 Model selection and 08 applications
+# ---------------------------------------------------------------------------
+
+
+def _as_parameters(fit):
+    if isinstance(fit, GMMFit):
+        return fit.weights, fit.means, fit.covariances
+    if isinstance(fit, (tuple, list)) and len(fit) == 3:
+        return _check_parameters(*fit)
+    raise ValueError(
+        f"expected a GMMFit or a tuple (weights, means, covariances), got {type(fit).__name__}; "
+        "try the result of fit_gmm(X, K)"
+    )
+
+
+def score_samples(X, fit):
+    """log p(x_n) = log sum_k pi_k N(x_n | mu_k, Sigma_k) for each point, Eq. (1.1) (notebook 08).
+
+    Parameters
+    ----------
+    X : array-like of shape (N, D)
+    fit : GMMFit or tuple (weights, means, covariances)
+
+    Returns
+    -------
+    log_density : ndarray of shape (N,)
+    """
+    X = _check_X(X)
+    weights, means, covariances = _as_parameters(fit)
+    if X.shape[1] != means.shape[1]:
+        raise ValueError(
+            f"expected X with D = {means.shape[1]} features like the fit, got {X.shape[1]}; "
+            "try the same columns the model was fitted on"
+        )
+    prec_chol, log_det = _precision_factors(covariances)
+    log_p = _log_gaussian_T(np.ascontiguousarray(X.T), means, prec_chol, log_det)
+    log_p += np.log(weights)[:, None]
+    return logsumexp_rows(log_p)
+
+
+def score(X, fit):
+    """The mean per-sample log-likelihood (1/N) sum_n log p(x_n) (notebooks 07, 08)."""
+    return float(score_samples(X, fit).mean())
+
+
+def n_parameters(n_components, n_features, covariance_type="full"):
+    """Free parameters of a mixture, Eq. (7.1) (notebook 07).
+
+    (K - 1) weights + K D means + the covariance parameters: K D (D + 1) / 2
+    for "full", K D for "diag", K for "spherical", D (D + 1) / 2 for "tied".
+    """
+    for name, value in (("n_components", n_components), ("n_features", n_features)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"expected {name} to be an int >= 1, got {value!r}; try 3")
+    _check_covariance_type(covariance_type)
+    K, D = int(n_components), int(n_features)
+    cov = {
+        "full": K * D * (D + 1) // 2,
+        "diag": K * D,
+        "spherical": K,
+        "tied": D * (D + 1) // 2,
+    }[covariance_type]
+    return (K - 1) + K * D + cov
+
+
+def _information_criterion(X, fit, penalty):
+    X = _check_X(X)
+    if not isinstance(fit, GMMFit):
+        raise ValueError(f"expected a GMMFit, got {type(fit).__name__}; try bic(X, fit_gmm(X, K))")
+    p = n_parameters(fit.n_components, X.shape[1], fit.covariance_type)
+    return -2.0 * score(X, fit) * X.shape[0] + penalty(X.shape[0]) * p
+
+
+def bic(X, fit):
+    """Bayesian information criterion, Eq. (7.2) (notebook 07): -2 log L + p log N. Lower is better."""
+    return _information_criterion(X, fit, np.log)
+
+
+def aic(X, fit):
+    """Akaike information criterion, Eq. (7.3) (notebook 07): -2 log L + 2 p. Lower is better."""
+    return _information_criterion(X, fit, lambda n: 2.0)
+
+
+def align_components(reference_means, means):
+    """The permutation of components that best matches ``reference_means`` (notebook 06).
+
+    Label switching: the mixture is the same under any relabelling of its
+    components. The Hungarian algorithm (``scipy.optimize.linear_sum_assignment``)
+    picks the relabelling with the least total squared distance between means.
+
+    Parameters
+    ----------
+    reference_means : array-like of shape (K, D)
+    means : array-like of shape (K, D)
+
+    Returns
+    -------
+    order : ndarray of shape (K,)
+        ``means[order]`` lines up with ``reference_means`` row by row.
+    """
+    ref = np.asarray(reference_means, dtype=float)
+    means = np.asarray(means, dtype=float)
+    if ref.ndim != 2 or ref.shape != means.shape:
+        raise ValueError(
+            f"expected two arrays of means with the same shape (K, D), got {ref.shape} and "
+            f"{means.shape}; try fits with the same number of components"
+        )
+    cost = ((ref[:, None, :] - means[None, :, :]) ** 2).sum(-1)  # K, K
+    _, order = linear_sum_assignment(cost)
+    return order
+
+
+def ellipse_coverage(n_std, n_features=2):
+    """Probability mass inside the n_std-sigma ellipse of a Gaussian, Eq. (6.1) (notebook 06).
+
+    In 2-D the squared Mahalanobis distance is chi-squared with 2 degrees of
+    freedom, so P(inside) = 1 - exp(-n_std^2 / 2): 39 %, 86 %, 99 % for 1, 2, 3.
+    """
+    from scipy.stats import chi2
+
+    return chi2.cdf(np.asarray(n_std, dtype=float) ** 2, df=n_features)
+
+
+# ---------------------------------------------------------------------------
+# 09 Scaling up: sufficient statistics and chunked EM
+# ---------------------------------------------------------------------------
+
+
+@dataclass
+class SufficientStatistics:
+    """Additive statistics of a chunk under the current parameters, Eq. (9.1) (notebook 09).
+
+    With y_n = x_n - shift:  nk = sum_n gamma_nk (K,),  sy = sum_n gamma_nk y_n (K, D),
+    syy = sum_n gamma_nk y_n y_n^T (K, D, D),  log_likelihood = sum_n log p(x_n),
+    n = the number of points. Statistics of two chunks add up with ``+``.
+    """
+
+    nk: np.ndarray
+    sy: np.ndarray
+    syy: np.ndarray
+    log_likelihood: float
+    n: int
+    shift: np.ndarray
+
+    def __add__(self, other):
+        if not np.array_equal(self.shift, other.shift):
+            raise ValueError(
+                "expected statistics computed with the same shift, got different shifts; "
+                "try passing one shift to every sufficient_statistics call"
+            )
+        return SufficientStatistics(
+            self.nk + other.nk,
+            self.sy + other.sy,
+            self.syy + other.syy,
+            self.log_likelihood + other.log_likelihood,
+            self.n + other.n,
+            self.shift,
+        )
+
+
+def _statistics_T(YT, resp, log_likelihood, shift):
+    """Statistics from a shifted chunk YT (D, n) and its resp.T (K, n)."""
+    K, D = resp.shape[0], YT.shape[0]
+    syy = np.empty((K, D, D))
+    for k in range(K):
+        syy[k] = (YT * resp[k]) @ YT.T
+    return SufficientStatistics(resp.sum(axis=1), resp @ YT.T, syy, log_likelihood, YT.shape[1], shift)
+
+
+def sufficient_statistics(X_chunk, weights, means, covariances, shift=None):
+    """E-step statistics of one chunk of data, Eq. (9.1) (notebook 09).
+
+    Everything the M-step needs from the data, as sums that add across chunks,
+    processes or machines. Shifting the data by a reference point near it keeps
+    sum gamma y y^T - N_k m m^T from cancelling catastrophically.
+
+    Parameters
+    ----------
+    X_chunk : array-like of shape (n, D)
+    weights : array-like of shape (K,)
+    means : array-like of shape (K, D)
+    covariances : array-like of shape (K, D, D)
+    shift : array-like of shape (D,), optional
+        The reference point; zeros if not given. Use the same for every chunk.
+
+    Returns
+    -------
+    SufficientStatistics
+    """
+    X_chunk = _check_X(X_chunk, "X_chunk")
+    weights, means, covariances = _check_parameters(weights, means, covariances, X_chunk.shape[1])
+    shift = np.zeros(X_chunk.shape[1]) if shift is None else np.asarray(shift, dtype=float)
+    if shift.shape != (X_chunk.shape[1],):
+        raise ValueError(
+            f"expected shift of shape (D,) = ({X_chunk.shape[1]},), got {shift.shape}; try X[0]"
+        )
+    return _chunk_statistics(X_chunk, weights, means, covariances, shift)
+
+
+def _chunk_statistics(X_chunk, weights, means, covariances, shift, smoothing=None):
+    YT = np.ascontiguousarray((X_chunk - shift).T)  # D, n
+    resp, ll = _e_step_T(YT, weights, means - shift, covariances, smoothing)
+    return _statistics_T(YT, resp, ll, shift)
+
+
+def m_step_from_statistics(stats, smoothing=1e-2, covariance_type="full"):
+    """M-step from summed sufficient statistics, Eq. (9.2) (notebook 09).
+
+    mu_k = shift + sy_k / N_k,  Sigma_k = syy_k / N_k - m_k m_k^T + smoothing I with
+    m_k = sy_k / N_k, pi_k = N_k / N: the same parameters as ``m_step`` on all the data.
+
+    Returns
+    -------
+    weights : ndarray of shape (K,)
+    means : ndarray of shape (K, D)
+    covariances : ndarray of shape (K, D, D)
+    """
+    if not isinstance(stats, SufficientStatistics):
+        raise ValueError(
+            f"expected SufficientStatistics, got {type(stats).__name__}; "
+            "try the sum of sufficient_statistics(chunk, ...) over the chunks"
+        )
+    smoothing = _check_smoothing(smoothing)
+    _check_covariance_type(covariance_type)
+    nk = stats.nk + 10 * np.finfo(float).eps
+    m = stats.sy / nk[:, None]  # K, D
+    scatter = stats.syy / nk[:, None, None] - m[:, :, None] * m[:, None, :]
+    return _constrain(nk / stats.n, m + stats.shift, scatter, nk, smoothing, covariance_type)
+
+
+def _chunks(X, chunk_size):
+    for start in range(0, X.shape[0], chunk_size):
+        yield X[start : start + chunk_size]
+
+
+def fit_gmm_chunked(
+    X,
+    n_components,
+    *,
+    chunk_size=65536,
+    covariance_type="full",
+    init="kmeans++",
+    max_iter=100,
+    tol=1e-3,
+    smoothing=1e-2,
+    rng=None,
+):
+    """EM over chunks of the data, never holding the (N, K) responsibilities (notebook 09).
+
+    Each iteration adds up ``sufficient_statistics`` over chunks of
+    ``chunk_size`` rows, then runs ``m_step_from_statistics``; with the same
+    ``init`` and ``rng`` it gives the parameters of ``fit_gmm`` (to rounding).
+    ``X`` can be anything sliceable by rows, e.g. a ``np.memmap``. The k-means++
+    start also runs chunk by chunk.
+
+    Returns
+    -------
+    GMMFit
+        With ``resp=None``.
+    """
+    if isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1:
+        raise ValueError(f"expected chunk_size to be an int >= 1, got {chunk_size!r}; try 65536")
+    _check_iteration_args(max_iter, tol)
+    smoothing = _check_smoothing(smoothing)
+    _check_covariance_type(covariance_type)
+    first = _check_X(X[:chunk_size])
+    N, D = X.shape
+    K = _check_n_components(n_components, N)
+    for chunk in _chunks(X, chunk_size):
+        _check_X(chunk)
+    shift = first.mean(axis=0)
+    if isinstance(init, str) and init == "kmeans++":
+        centres = kmeans_plusplus(X, K, rng)
+        stats = None
+        for chunk in _chunks(X, chunk_size):
+            YT = np.ascontiguousarray((chunk - shift).T)
+            resp = np.zeros((K, chunk.shape[0]))
+            resp[_nearest(chunk, centres), np.arange(chunk.shape[0])] = 1.0
+            s = _statistics_T(YT, resp, 0.0, shift)
+            stats = s if stats is None else stats + s
+        weights, means, covariances = m_step_from_statistics(stats, smoothing, covariance_type)
+        if smoothing == 0:
+            _cholesky(covariances, smoothing=smoothing)
+    else:
+        weights, means, covariances = initial_parameters(X, K, init, smoothing, covariance_type, rng)
+    log_likelihoods, converged = [], False
+    for _ in range(max_iter):
+        stats = None
+        for chunk in _chunks(X, chunk_size):
+            s = _chunk_statistics(np.asarray(chunk, dtype=float), weights, means, covariances, shift, smoothing)
+            stats = s if stats is None else stats + s
+        ll = stats.log_likelihood
+        weights, means, covariances = m_step_from_statistics(stats, smoothing, covariance_type)
+        if log_likelihoods and abs(ll - log_likelihoods[-1]) / N < tol:
+            log_likelihoods.append(ll)
+            converged = True
+            break
+        log_likelihoods.append(ll)
+    return GMMFit(
+        weights=weights,
+        means=means,
+        covariances=covariances,
+        resp=None,
+        log_likelihoods=np.array(log_likelihoods),
+        n_iter=len(log_likelihoods),
+        converged=converged,
+        covariance_type=covariance_type,
+        smoothing=smoothing,
+    )
+
+
+# ---------------------------------------------------------------------------
+# Plotting: every helper takes ax=None and returns the axes
+# ---------------------------------------------------------------------------
+
+
+def _axes(ax):
+    if ax is None:
+        import matplotlib.pyplot as plt
+
+        _, ax = plt.subplots(figsize=(5, 5))
+    return ax
+
+
+def component_colors(n_components):
+    """K distinct RGB colours, (K, 3): tab10, then evenly spaced hues for larger K."""
+    import matplotlib as mpl
+
+    if n_components <= 10:
+        return np.array(mpl.colormaps["tab10"].colors[:n_components])
+    return mpl.colormaps["hsv"](np.linspace(0, 1, n_components, endpoint=False))[:, :3]
+
+
+def plot_responsibilities(X, resp, ax=None, colors=None, s=6, alpha=0.6):
+    """Scatter the points, each coloured by its responsibilities (notebooks 02, 04).
+
+    A point's colour is sum_k gamma_nk c_k (the original's ``R @ colors``): pure
+    where one component owns it, a blend where components share it.
+
+    Parameters
+    ----------
+    X : array-like of shape (N, 2)
+    resp : array-like of shape (N, K)
+    colors : array-like of shape (K, 3), optional
+    """
+    ax = _axes(ax)
+    X = np.asarray(X)
+    resp = np.asarray(resp)
+    colors = component_colors(resp.shape[1]) if colors is None else np.asarray(colors)
+    ax.scatter(X[:, 0], X[:, 1], c=np.clip(resp @ colors[:, :3], 0, 1), s=s, alpha=alpha, linewidths=0)
+    ax.set_aspect("equal", adjustable="datalim")
+    return ax
+
+
+def plot_ellipses(means, covariances, ax=None, n_std=(1, 2, 3), colors=None, weights=None, **kwargs):
+    """Draw each component's covariance ellipses at ``n_std`` sigma (notebooks 04, 06).
+
+    The ellipse at k sigma is {x : (x - mu)^T Sigma^{-1} (x - mu) = k^2}: its axes
+    point along the eigenvectors of Sigma with half-lengths k sqrt(lambda). In 2-D
+    it holds 1 - exp(-k^2 / 2) of the component's mass, Eq. (6.1). Means are
+    marked with a cross; with ``weights`` the line width follows pi_k.
+
+    Parameters
+    ----------
+    means : array-like of shape (K, 2)
+    covariances : array-like of shape (K, 2, 2)
+    n_std : sequence of float
+    colors : array-like of shape (K, 3), optional
+    weights : array-like of shape (K,), optional
+    """
+    from matplotlib.patches import Ellipse
+
+    ax = _axes(ax)
+    means = np.asarray(means)[:, :2]
+    covariances = np.asarray(covariances)[:, :2, :2]
+    K = means.shape[0]
+    colors = component_colors(K) if colors is None else np.asarray(colors)
+    lw = np.full(K, 1.5) if weights is None else 0.8 + 3 * np.asarray(weights) / np.max(weights)
+    for k in range(K):
+        vals, vecs = np.linalg.eigh(covariances[k])
+        angle = np.degrees(np.arctan2(vecs[1, 1], vecs[0, 1]))
+        for n in np.atleast_1d(n_std):
+            width, height = 2 * n * np.sqrt(np.maximum(vals[::-1], 0))
+            ax.add_patch(
+                Ellipse(means[k], width, height, angle=angle, fill=False, color=colors[k][:3], lw=lw[k], **kwargs)
+            )
+        ax.plot(*means[k], marker="x", color="k", ms=8, mew=2)
+    ax.autoscale_view()
+    return ax
+
+
+def plot_fit(X, fit, ax=None, n_std=(1, 2), title=None):
+    """Points coloured by responsibilities with the fit's ellipses and means (notebook 04)."""
+    ax = _axes(ax)
+    weights, means, covariances = _as_parameters(fit)
+    resp = fit.resp if isinstance(fit, GMMFit) and fit.resp is not None else e_step(X, weights, means, covariances)[0]
+    colors = component_colors(len(weights))
+    plot_responsibilities(X, resp, ax=ax, colors=colors)
+    plot_ellipses(means, covariances, ax=ax, n_std=n_std, colors=colors)
+    if title is not None:
+        ax.set_title(title)
+    return ax
+
+
+def plot_log_likelihood(log_likelihoods, ax=None, per_sample=None, marker=None, **kwargs):
+    """The log-likelihood against the iteration (notebooks 03, 04).
+
+    Parameters
+    ----------
+    log_likelihoods : array-like of shape (n_iter,)
+    per_sample : int, optional
+        If given (N), plot the mean per-sample log-likelihood instead.
+    marker : int, optional
+        Highlight this iteration (1-based) with a dot.
+    """
+    ax = _axes(ax)
+    ll = np.asarray(log_likelihoods, dtype=float)
+    ll = ll / per_sample if per_sample else ll
+    it = np.arange(1, len(ll) + 1)
+    ax.plot(it, ll, "-o", ms=3, **kwargs)
+    if marker is not None and 1 <= marker <= len(ll):
+        ax.plot(marker, ll[marker - 1], "o", ms=10, color="crimson")
+    ax.set_xlabel("iteration")
+    ax.set_ylabel("mean log-likelihood per point" if per_sample else "log-likelihood")
+    return ax
+
+
+def plot_density_contours(fit, X=None, ax=None, levels=12, grid_size=200, margin=0.1, **kwargs):
+    """Contours of log p(x) of a fitted 2-D mixture, over the data if given (notebook 08).
+
+    Returns
+    -------
+    ax : matplotlib Axes
+    """
+    ax = _axes(ax)
+    weights, means, covariances = _as_parameters(fit)
+    if X is not None:
+        X = np.asarray(X)
+        lo, hi = X[:, :2].min(0), X[:, :2].max(0)
+    else:
+        sd = np.sqrt(np.diagonal(covariances, axis1=1, axis2=2))[:, :2]
+        lo, hi = (means[:, :2] - 3 * sd).min(0), (means[:, :2] + 3 * sd).max(0)
+    pad = margin * (hi - lo)
+    gx, gy = np.meshgrid(np.linspace(lo[0] - pad[0], hi[0] + pad[0], grid_size),
+                         np.linspace(lo[1] - pad[1], hi[1] + pad[1], grid_size))
+    grid = np.column_stack([gx.ravel(), gy.ravel()])
+    z = score_samples(grid, (weights, means, covariances)).reshape(gx.shape)
+    ax.contour(gx, gy, z, levels=levels, **kwargs)
+    if X is not None:
+        ax.scatter(X[:, 0], X[:, 1], s=6, c="k", alpha=0.5, linewidths=0)
+    return ax
