@@ -1166,3 +1166,25 @@ def plot_density_contours(fit, X=None, ax=None, levels=12, grid_size=200, margin
     if X is not None:
         ax.scatter(X[:, 0], X[:, 1], s=6, c="k", alpha=0.5, linewidths=0)
     return ax
+
+
+# ---------------------------------------------------------------------------
+# Exercises
+# ---------------------------------------------------------------------------
+
+
+def check_answer(name, answer, expected, rtol=1e-6, atol=1e-8):
+    """Compare a learner's exercise answer with the helper's and print a verdict (every notebook).
+
+    ``answer=None`` means "not attempted yet", so notebooks run top to bottom
+    before anyone has written a line. Returns True only for a correct answer.
+    """
+    if answer is None:
+        print(f"{name}: not attempted yet (replace None with your answer and re-run this cell)")
+        return False
+    try:
+        ok = np.allclose(np.asarray(answer, dtype=float), np.asarray(expected, dtype=float), rtol=rtol, atol=atol)
+    except (TypeError, ValueError):
+        ok = False
+    print(f"{name}: " + ("correct!" if ok else "not yet: compare your shapes and values with the helper's"))
+    return bool(ok)
