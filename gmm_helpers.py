@@ -112,8 +112,7 @@ def _check_parameters(weights, means, covariances, n_features=None):
     covariances = np.asarray(covariances, dtype=float)
     if weights.ndim != 1 or weights.size == 0:
         raise ValueError(
-            f"expected weights of shape (K,), got shape {weights.shape}; "
-            "try np.full(K, 1 / K)"
+            f"expected weights of shape (K,), got shape {weights.shape}; try np.full(K, 1 / K)"
         )
     K = weights.shape[0]
     if not np.all(np.isfinite(weights)) or np.any(weights <= 0):
@@ -353,19 +352,61 @@ def logsumexp_rows(a):
     return m + np.log(np.exp(a - m).sum(axis=0))
 
 
+# Columns per block in the EM pass: a (D, B) block of doubles stays in the CPU cache.
+_BLOCK_BYTES = 1 << 18
+
+
+def _em_pass(YT, weights, means, covariances, smoothing=None, resp_out=None, statistics=True):
+    """One E-step over column blocks of YT (D, N), adding up Eq. (9.1) as it goes.
+
+    For each block: log pi_k + log N(y | mu_k, Sigma_k), the log-sum-exp over k,
+    the responsibilities, and their sums N_k, sum gamma y, sum gamma y y^T. Doing
+    all of it while the block is in cache is what makes the loop fast, and it
+    never needs the (N, K) responsibilities unless ``resp_out`` (K, N) asks for them.
+
+    Returns
+    -------
+    nk : (K,), sy : (K, D), syy : (K, D, D), log_likelihood : float
+    """
+    D, N = YT.shape
+    K = means.shape[0]
+    prec_chol, log_det = _precision_factors(covariances, smoothing=smoothing)
+    offsets = np.einsum("kij,kj->ki", prec_chol, means)  # K, D
+    const = np.log(weights) - 0.5 * (D * np.log(2 * np.pi) + log_det)  # K
+    nk, sy, syy = np.zeros(K), np.zeros((K, D)), np.zeros((K, D, D))
+    log_likelihood = 0.0
+    B = max(1024, _BLOCK_BYTES // (8 * D))
+    for start in range(0, N, B):
+        Yb = YT[:, start : start + B]  # D, b
+        b = Yb.shape[1]
+        resp = np.empty((K, b)) if resp_out is None else resp_out[:, start : start + B]
+        for k in range(K):
+            y = prec_chol[k] @ Yb
+            y -= offsets[k][:, None]
+            y *= y
+            y.sum(axis=0, out=resp[k])
+        resp *= -0.5
+        resp += const[:, None]
+        m = resp.max(axis=0)  # b
+        resp -= m
+        np.maximum(resp, _LOG_RESP_FLOOR, out=resp)
+        np.exp(resp, out=resp)
+        total = resp.sum(axis=0)
+        resp /= total
+        log_likelihood += m.sum() + np.log(total).sum()
+        if statistics:
+            nk += resp.sum(axis=1)
+            sy += resp @ Yb.T
+            for k in range(K):
+                syy[k] += (Yb * resp[k]) @ Yb.T
+    return nk, sy, syy, float(log_likelihood)
+
+
 def _e_step_T(XT, weights, means, covariances, smoothing=None):
     """E-step on the (D, N) layout: resp.T (K, N) and the total log-likelihood."""
-    prec_chol, log_det = _precision_factors(covariances, smoothing=smoothing)
-    log_resp = _log_gaussian_T(XT, means, prec_chol, log_det)  # K, N
-    log_resp += np.log(weights)[:, None]
-    m = log_resp.max(axis=0)  # N
-    log_resp -= m
-    np.maximum(log_resp, _LOG_RESP_FLOOR, out=log_resp)
-    resp = np.exp(log_resp, out=log_resp)
-    total = resp.sum(axis=0)
-    resp /= total
-    log_likelihood = float(m.sum() + np.log(total).sum())
-    return resp, log_likelihood
+    resp = np.empty((means.shape[0], XT.shape[1]))
+    ll = _em_pass(XT, weights, means, covariances, smoothing, resp_out=resp, statistics=False)[3]
+    return resp, ll
 
 
 def e_step(X, weights, means, covariances):
@@ -399,18 +440,31 @@ def e_step(X, weights, means, covariances):
 # ---------------------------------------------------------------------------
 
 
+def _weighted_statistics(YT, resp):
+    """N_k (K,), sum_n gamma_nk y_n (K, D) and sum_n gamma_nk y_n y_n^T (K, D, D)."""
+    K, D = resp.shape[0], YT.shape[0]
+    syy = np.empty((K, D, D))
+    for k in range(K):
+        syy[k] = (YT * resp[k]) @ YT.T
+    return resp.sum(axis=1), resp @ YT.T, syy
+
+
+def _params_from_statistics(nk, sy, syy, n, shift, smoothing, covariance_type):
+    """Eqs. (3.3)-(3.6) written in the sums of Eq. (9.1), i.e. Eq. (9.2)."""
+    # As scikit-learn does: a component that owns no point keeps a finite mean.
+    nk = nk + 10 * np.finfo(float).eps
+    m = sy / nk[:, None]  # K, D, relative to shift
+    scatter = syy / nk[:, None, None] - m[:, :, None] * m[:, None, :]
+    scatter = (scatter + scatter.transpose(0, 2, 1)) / 2
+    return _constrain(nk / n, m + shift, scatter, nk, smoothing, covariance_type)
+
+
 def _m_step_T(XT, resp, smoothing, covariance_type):
     """M-step on the (D, N) layout, from resp.T of shape (K, N)."""
-    D, N = XT.shape
-    K = resp.shape[0]
-    # As scikit-learn does: a component that owns no point keeps a finite mean.
-    nk = resp.sum(axis=1) + 10 * np.finfo(float).eps  # K
-    means = (resp @ XT.T) / nk[:, None]  # K, D
-    covariances = np.empty((K, D, D))
-    for k in range(K):
-        diff = XT - means[k][:, None]  # D, N
-        covariances[k] = (diff * resp[k]) @ diff.T / nk[k]
-    return _constrain(nk / N, means, covariances, nk, smoothing, covariance_type)
+    # Centring first keeps sum gamma y y^T - N_k m m^T from cancelling (notebook 09).
+    shift = XT.mean(axis=1)
+    nk, sy, syy = _weighted_statistics(XT - shift[:, None], resp)
+    return _params_from_statistics(nk, sy, syy, XT.shape[1], shift, smoothing, covariance_type)
 
 
 def _constrain(weights, means, covariances, nk, smoothing, covariance_type):
@@ -472,7 +526,9 @@ def m_step(X, resp, smoothing=1e-2, covariance_type="full"):
             "expected non-negative responsibilities whose rows sum to 1, got other values; "
             "try resp / resp.sum(axis=1, keepdims=True)"
         )
-    return _m_step_T(np.ascontiguousarray(X.T), np.ascontiguousarray(resp.T), smoothing, covariance_type)
+    return _m_step_T(
+        np.ascontiguousarray(X.T), np.ascontiguousarray(resp.T), smoothing, covariance_type
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -561,7 +617,9 @@ def _nearest(X, centres):
     return d2.argmin(axis=1)
 
 
-def initial_parameters(X, n_components, init="kmeans++", smoothing=1e-2, covariance_type="full", rng=None):
+def initial_parameters(
+    X, n_components, init="kmeans++", smoothing=1e-2, covariance_type="full", rng=None
+):
     """Starting (weights, means, covariances) for EM (notebooks 04, 06).
 
     ``init="kmeans++"``: k-means++ centres, every point assigned to its nearest
@@ -602,7 +660,9 @@ def initial_parameters(X, n_components, init="kmeans++", smoothing=1e-2, covaria
         labels = _nearest(X, kmeans_plusplus(X, K, rng))
         resp = np.zeros((K, N))
         resp[labels, np.arange(N)] = 1.0
-        weights, means, covariances = _m_step_T(np.ascontiguousarray(X.T), resp, smoothing, covariance_type)
+        weights, means, covariances = _m_step_T(
+            np.ascontiguousarray(X.T), resp, smoothing, covariance_type
+        )
         if smoothing == 0:
             _cholesky(covariances, smoothing=smoothing)
         return weights, means, covariances
@@ -664,28 +724,67 @@ def fit_gmm(
     X = _check_X(X)
     _check_iteration_args(max_iter, tol)
     smoothing = _check_smoothing(smoothing)
-    weights, means, covariances = initial_parameters(X, n_components, init, smoothing, covariance_type, rng)
-    N = X.shape[0]
-    XT = np.ascontiguousarray(X.T)  # D, N
-    history = [(weights, means, covariances)] if keep_history else []
+    init_params = initial_parameters(X, n_components, init, smoothing, covariance_type, rng)
+    shift = X.mean(axis=0)  # EM is shift-invariant; centring keeps the sums precise
+    YT = np.ascontiguousarray((X - shift).T)  # D, N
+
+    def statistics(weights, means, covariances):
+        return _em_pass(YT, weights, means - shift, covariances, smoothing)
+
+    fit = _run_em(
+        statistics,
+        init_params,
+        X.shape[0],
+        shift,
+        max_iter,
+        tol,
+        smoothing,
+        covariance_type,
+        keep_history,
+    )
+    resp = np.empty((fit.n_components, X.shape[0]))
+    _em_pass(
+        YT,
+        fit.weights,
+        fit.means - shift,
+        fit.covariances,
+        smoothing,
+        resp_out=resp,
+        statistics=False,
+    )
+    fit.resp = np.ascontiguousarray(resp.T)
+    return fit
+
+
+def _run_em(
+    statistics, init_params, n, shift, max_iter, tol, smoothing, covariance_type, keep_history=False
+):
+    """The EM loop shared by ``fit_gmm`` and ``fit_gmm_chunked``.
+
+    ``statistics(weights, means, covariances)`` runs the E-step over all the data
+    and returns the summed (nk, sy, syy, log_likelihood) of Eq. (9.1) for data
+    shifted by ``shift``; the M-step is Eq. (9.2).
+    """
+    weights, means, covariances = init_params
+    history = [init_params] if keep_history else []
     log_likelihoods = []
     converged = False
     for _ in range(max_iter):
-        resp, ll = _e_step_T(XT, weights, means, covariances, smoothing)
-        weights, means, covariances = _m_step_T(XT, resp, smoothing, covariance_type)
+        nk, sy, syy, ll = statistics(weights, means, covariances)
+        weights, means, covariances = _params_from_statistics(
+            nk, sy, syy, n, shift, smoothing, covariance_type
+        )
         if keep_history:
             history.append((weights, means, covariances))
-        if log_likelihoods and abs(ll - log_likelihoods[-1]) / N < tol:
-            log_likelihoods.append(ll)
-            converged = True
-            break
+        converged = bool(log_likelihoods) and abs(ll - log_likelihoods[-1]) / n < tol
         log_likelihoods.append(ll)
-    resp, _ = _e_step_T(XT, weights, means, covariances, smoothing)
+        if converged:
+            break
     return GMMFit(
         weights=weights,
         means=means,
         covariances=covariances,
-        resp=np.ascontiguousarray(resp.T),
+        resp=None,
         log_likelihoods=np.array(log_likelihoods),
         n_iter=len(log_likelihoods),
         converged=converged,
@@ -875,15 +974,6 @@ class SufficientStatistics:
         )
 
 
-def _statistics_T(YT, resp, log_likelihood, shift):
-    """Statistics from a shifted chunk YT (D, n) and its resp.T (K, n)."""
-    K, D = resp.shape[0], YT.shape[0]
-    syy = np.empty((K, D, D))
-    for k in range(K):
-        syy[k] = (YT * resp[k]) @ YT.T
-    return SufficientStatistics(resp.sum(axis=1), resp @ YT.T, syy, log_likelihood, YT.shape[1], shift)
-
-
 def sufficient_statistics(X_chunk, weights, means, covariances, shift=None):
     """E-step statistics of one chunk of data, Eq. (9.1) (notebook 09).
 
@@ -911,13 +1001,9 @@ def sufficient_statistics(X_chunk, weights, means, covariances, shift=None):
         raise ValueError(
             f"expected shift of shape (D,) = ({X_chunk.shape[1]},), got {shift.shape}; try X[0]"
         )
-    return _chunk_statistics(X_chunk, weights, means, covariances, shift)
-
-
-def _chunk_statistics(X_chunk, weights, means, covariances, shift, smoothing=None):
     YT = np.ascontiguousarray((X_chunk - shift).T)  # D, n
-    resp, ll = _e_step_T(YT, weights, means - shift, covariances, smoothing)
-    return _statistics_T(YT, resp, ll, shift)
+    nk, sy, syy, ll = _em_pass(YT, weights, means - shift, covariances)
+    return SufficientStatistics(nk, sy, syy, ll, X_chunk.shape[0], shift)
 
 
 def m_step_from_statistics(stats, smoothing=1e-2, covariance_type="full"):
@@ -939,10 +1025,9 @@ def m_step_from_statistics(stats, smoothing=1e-2, covariance_type="full"):
         )
     smoothing = _check_smoothing(smoothing)
     _check_covariance_type(covariance_type)
-    nk = stats.nk + 10 * np.finfo(float).eps
-    m = stats.sy / nk[:, None]  # K, D
-    scatter = stats.syy / nk[:, None, None] - m[:, :, None] * m[:, None, :]
-    return _constrain(nk / stats.n, m + stats.shift, scatter, nk, smoothing, covariance_type)
+    return _params_from_statistics(
+        stats.nk, stats.sy, stats.syy, stats.n, stats.shift, smoothing, covariance_type
+    )
 
 
 def _chunks(X, chunk_size):
@@ -975,7 +1060,11 @@ def fit_gmm_chunked(
     GMMFit
         With ``resp=None``.
     """
-    if isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1:
+    if (
+        isinstance(chunk_size, bool)
+        or not isinstance(chunk_size, (int, np.integer))
+        or chunk_size < 1
+    ):
         raise ValueError(f"expected chunk_size to be an int >= 1, got {chunk_size!r}; try 65536")
     _check_iteration_args(max_iter, tol)
     smoothing = _check_smoothing(smoothing)
@@ -986,44 +1075,33 @@ def fit_gmm_chunked(
     for chunk in _chunks(X, chunk_size):
         _check_X(chunk)
     shift = first.mean(axis=0)
+
+    def shifted(chunk):
+        return np.ascontiguousarray((np.asarray(chunk, dtype=float) - shift).T)  # D, n
+
     if isinstance(init, str) and init == "kmeans++":
         centres = kmeans_plusplus(X, K, rng)
-        stats = None
+        sums = [np.zeros(K), np.zeros((K, D)), np.zeros((K, D, D))]
         for chunk in _chunks(X, chunk_size):
-            YT = np.ascontiguousarray((chunk - shift).T)
             resp = np.zeros((K, chunk.shape[0]))
             resp[_nearest(chunk, centres), np.arange(chunk.shape[0])] = 1.0
-            s = _statistics_T(YT, resp, 0.0, shift)
-            stats = s if stats is None else stats + s
-        weights, means, covariances = m_step_from_statistics(stats, smoothing, covariance_type)
+            for total, part in zip(sums, _weighted_statistics(shifted(chunk), resp)):
+                total += part
+        init = _params_from_statistics(*sums, N, shift, smoothing, covariance_type)
         if smoothing == 0:
-            _cholesky(covariances, smoothing=smoothing)
-    else:
-        weights, means, covariances = initial_parameters(X, K, init, smoothing, covariance_type, rng)
-    log_likelihoods, converged = [], False
-    for _ in range(max_iter):
-        stats = None
+            _cholesky(init[2], smoothing=smoothing)
+    init_params = initial_parameters(X, K, init, smoothing, covariance_type, rng)
+
+    def statistics(weights, means, covariances):
+        nk, sy, syy, ll = np.zeros(K), np.zeros((K, D)), np.zeros((K, D, D)), 0.0
         for chunk in _chunks(X, chunk_size):
-            s = _chunk_statistics(np.asarray(chunk, dtype=float), weights, means, covariances, shift, smoothing)
-            stats = s if stats is None else stats + s
-        ll = stats.log_likelihood
-        weights, means, covariances = m_step_from_statistics(stats, smoothing, covariance_type)
-        if log_likelihoods and abs(ll - log_likelihoods[-1]) / N < tol:
-            log_likelihoods.append(ll)
-            converged = True
-            break
-        log_likelihoods.append(ll)
-    return GMMFit(
-        weights=weights,
-        means=means,
-        covariances=covariances,
-        resp=None,
-        log_likelihoods=np.array(log_likelihoods),
-        n_iter=len(log_likelihoods),
-        converged=converged,
-        covariance_type=covariance_type,
-        smoothing=smoothing,
-    )
+            c_nk, c_sy, c_syy, c_ll = _em_pass(
+                shifted(chunk), weights, means - shift, covariances, smoothing
+            )
+            nk, sy, syy, ll = nk + c_nk, sy + c_sy, syy + c_syy, ll + c_ll
+        return nk, sy, syy, ll
+
+    return _run_em(statistics, init_params, N, shift, max_iter, tol, smoothing, covariance_type)
 
 
 # ---------------------------------------------------------------------------
@@ -1064,12 +1142,16 @@ def plot_responsibilities(X, resp, ax=None, colors=None, s=6, alpha=0.6):
     X = np.asarray(X)
     resp = np.asarray(resp)
     colors = component_colors(resp.shape[1]) if colors is None else np.asarray(colors)
-    ax.scatter(X[:, 0], X[:, 1], c=np.clip(resp @ colors[:, :3], 0, 1), s=s, alpha=alpha, linewidths=0)
+    ax.scatter(
+        X[:, 0], X[:, 1], c=np.clip(resp @ colors[:, :3], 0, 1), s=s, alpha=alpha, linewidths=0
+    )
     ax.set_aspect("equal", adjustable="datalim")
     return ax
 
 
-def plot_ellipses(means, covariances, ax=None, n_std=(1, 2, 3), colors=None, weights=None, **kwargs):
+def plot_ellipses(
+    means, covariances, ax=None, n_std=(1, 2, 3), colors=None, weights=None, **kwargs
+):
     """Draw each component's covariance ellipses at ``n_std`` sigma (notebooks 04, 06).
 
     The ellipse at k sigma is {x : (x - mu)^T Sigma^{-1} (x - mu) = k^2}: its axes
@@ -1099,7 +1181,16 @@ def plot_ellipses(means, covariances, ax=None, n_std=(1, 2, 3), colors=None, wei
         for n in np.atleast_1d(n_std):
             width, height = 2 * n * np.sqrt(np.maximum(vals[::-1], 0))
             ax.add_patch(
-                Ellipse(means[k], width, height, angle=angle, fill=False, color=colors[k][:3], lw=lw[k], **kwargs)
+                Ellipse(
+                    means[k],
+                    width,
+                    height,
+                    angle=angle,
+                    fill=False,
+                    color=colors[k][:3],
+                    lw=lw[k],
+                    **kwargs,
+                )
             )
         ax.plot(*means[k], marker="x", color="k", ms=8, mew=2)
     ax.autoscale_view()
@@ -1110,7 +1201,11 @@ def plot_fit(X, fit, ax=None, n_std=(1, 2), title=None):
     """Points coloured by responsibilities with the fit's ellipses and means (notebook 04)."""
     ax = _axes(ax)
     weights, means, covariances = _as_parameters(fit)
-    resp = fit.resp if isinstance(fit, GMMFit) and fit.resp is not None else e_step(X, weights, means, covariances)[0]
+    resp = (
+        fit.resp
+        if isinstance(fit, GMMFit) and fit.resp is not None
+        else e_step(X, weights, means, covariances)[0]
+    )
     colors = component_colors(len(weights))
     plot_responsibilities(X, resp, ax=ax, colors=colors)
     plot_ellipses(means, covariances, ax=ax, n_std=n_std, colors=colors)
@@ -1158,8 +1253,10 @@ def plot_density_contours(fit, X=None, ax=None, levels=12, grid_size=200, margin
         sd = np.sqrt(np.diagonal(covariances, axis1=1, axis2=2))[:, :2]
         lo, hi = (means[:, :2] - 3 * sd).min(0), (means[:, :2] + 3 * sd).max(0)
     pad = margin * (hi - lo)
-    gx, gy = np.meshgrid(np.linspace(lo[0] - pad[0], hi[0] + pad[0], grid_size),
-                         np.linspace(lo[1] - pad[1], hi[1] + pad[1], grid_size))
+    gx, gy = np.meshgrid(
+        np.linspace(lo[0] - pad[0], hi[0] + pad[0], grid_size),
+        np.linspace(lo[1] - pad[1], hi[1] + pad[1], grid_size),
+    )
     grid = np.column_stack([gx.ravel(), gy.ravel()])
     z = score_samples(grid, (weights, means, covariances)).reshape(gx.shape)
     ax.contour(gx, gy, z, levels=levels, **kwargs)
@@ -1183,8 +1280,13 @@ def check_answer(name, answer, expected, rtol=1e-6, atol=1e-8):
         print(f"{name}: not attempted yet (replace None with your answer and re-run this cell)")
         return False
     try:
-        ok = np.allclose(np.asarray(answer, dtype=float), np.asarray(expected, dtype=float), rtol=rtol, atol=atol)
+        ok = np.allclose(
+            np.asarray(answer, dtype=float), np.asarray(expected, dtype=float), rtol=rtol, atol=atol
+        )
     except (TypeError, ValueError):
         ok = False
-    print(f"{name}: " + ("correct!" if ok else "not yet: compare your shapes and values with the helper's"))
+    print(
+        f"{name}: "
+        + ("correct!" if ok else "not yet: compare your shapes and values with the helper's")
+    )
     return bool(ok)
