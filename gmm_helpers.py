@@ -220,7 +220,10 @@ def sample_seed_data(separation=5.0, n_samples=2000, rng=0):
     centres = np.array([[0.0, 0.0], [s, s], [0.0, s]])
     sds = [2.0, 1.0, 0.5]
     X = np.concatenate(
-        [rng.standard_normal((n, 2)) * sd + c for n, sd, c in zip(counts, sds, centres)]
+        [
+            rng.standard_normal((n, 2)) * sd + c
+            for n, sd, c in zip(counts, sds, centres, strict=True)
+        ]
     )
     labels = np.repeat(np.arange(3), counts)
     return X, labels
@@ -888,12 +891,18 @@ def _information_criterion(X, fit, penalty):
 
 
 def bic(X, fit):
-    """Bayesian information criterion, Eq. (7.2) (notebook 07): -2 log L + p log N. Lower is better."""
+    """Bayesian information criterion, Eq. (7.2) (notebook 07): -2 log L + p log N.
+
+    Lower is better; p is ``n_parameters``, Eq. (7.1).
+    """
     return _information_criterion(X, fit, np.log)
 
 
 def aic(X, fit):
-    """Akaike information criterion, Eq. (7.3) (notebook 07): -2 log L + 2 p. Lower is better."""
+    """Akaike information criterion, Eq. (7.3) (notebook 07): -2 log L + 2 p.
+
+    Lower is better; p is ``n_parameters``, Eq. (7.1).
+    """
     return _information_criterion(X, fit, lambda n: 2.0)
 
 
@@ -1085,7 +1094,7 @@ def fit_gmm_chunked(
         for chunk in _chunks(X, chunk_size):
             resp = np.zeros((K, chunk.shape[0]))
             resp[_nearest(chunk, centres), np.arange(chunk.shape[0])] = 1.0
-            for total, part in zip(sums, _weighted_statistics(shifted(chunk), resp)):
+            for total, part in zip(sums, _weighted_statistics(shifted(chunk), resp), strict=True):
                 total += part
         init = _params_from_statistics(*sums, N, shift, smoothing, covariance_type)
         if smoothing == 0:
