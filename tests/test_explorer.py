@@ -1,0 +1,271 @@
+"""The interactive explorer (gmm_explorer, notebook 05): every slider combination gives a
+picture or a short message, never an exception, and the widgets redraw when a value changes."""
+
+import hashlib
+import io
+import itertools
+import warnings
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+import gmm_explorer as gx  # noqa: E402
+import gmm_helpers as gh  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+GIF = ROOT / "docs" / "figures" / "em_converging.gif"
+
+
+def render(fig):
+    """Draw the figure for real (errors can hide until draw time) and return the PNG size."""
+    assert isinstance(fig, Figure)
+    buf = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fig.savefig(buf, format="png", dpi=40)
+    return len(buf.getvalue())
+
+
+def is_message(fig):
+    return len(fig.axes) == 0
+
+
+# ---------------------------------------------------------------------------
+# Fit explorer
+# ---------------------------------------------------------------------------
+
+
+def test_fit_model_never_raises_on_the_slider_grid():
+    """The whole cross product of slider values (without drawing): a fit or a message."""
+    grid = itertools.product(
+        [0.0, 5.0], range(1, 9), [0.0, 1e-6, 1e-2, 1.0], [5, 200], gh.INITS, gh.COVARIANCE_TYPES
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for separation, K, smoothing, N, init, cov in grid:
+            X, fit, message = gx.fit_model(separation, K, smoothing, N, 0, init, cov)
+            assert (fit is None) != (message is None)
+            if fit is not None:
+                assert np.isfinite(fit.log_likelihood)
+                assert fit.means.shape == (K, 2)
+            else:
+                assert message.startswith("expected")
+
+
+CASES = [
+    # (separation, K, smoothing, N): K = 1, K > N, collapse-prone, tiny and large N, s = 0
+    (5.0, 1, 1e-2, 2000),
+    (5.0, 8, 0.0, 5),
+    (0.0, 8, 0.0, 200),
+    (2.5, 3, 1e-6, 20),
+    (8.0, 5, 1.0, 5000),
+]
+
+
+@pytest.mark.parametrize("init", gh.INITS)
+@pytest.mark.parametrize("covariance_type", gh.COVARIANCE_TYPES)
+@pytest.mark.parametrize("case", CASES, ids=[f"s{c[0]}-K{c[1]}-sm{c[2]}-N{c[3]}" for c in CASES])
+def test_fit_figure_draws_for_every_init_and_covariance_type(case, init, covariance_type):
+    separation, K, smoothing, N = case
+    fig = gx.fit_figure(separation, K, smoothing, N, 0, init, covariance_type)
+    assert render(fig) > 0
+    if K > N:
+        assert is_message(fig)
+
+
+@pytest.mark.parametrize("K", range(1, 9))
+def test_fit_figure_every_k_with_few_points(K):
+    fig = gx.fit_figure(n_components=K, n_samples=5)
+    render(fig)
+    assert is_message(fig) == (K > 5)
+
+
+def test_default_fit_figure_has_data_curve_and_summary():
+    fig = gx.fit_figure()
+    ax_data, ax_ll = fig.axes
+    assert len(ax_data.collections) == 1  # the scatter of points
+    assert len(ax_data.patches) == 3 * 2  # 1 and 2 sigma ellipses of 3 components
+    assert ax_ll.get_xlabel() == "iteration"
+    title = fig.texts[0].get_text()
+    for word in ("final log-likelihood", "iterations", "BIC", "converged"):
+        assert word in title
+    render(fig)
+
+
+def test_message_path_for_k_larger_than_n():
+    fig = gx.fit_figure(n_components=8, n_samples=5)
+    assert is_message(fig)
+    text = " ".join(gx.figure_messages(fig))
+    assert "n_components" in text and "Cannot fit" in text
+    assert "Traceback" not in text
+
+
+def test_message_path_for_collapse_at_smoothing_zero():
+    X, fit, message = gx.fit_model(n_components=3, n_samples=5, smoothing=0.0)
+    assert fit is None and "collapsed" in message
+    fig = gx.fit_figure(n_components=3, n_samples=5, smoothing=0.0)
+    assert is_message(fig)
+    assert any("collapsed" in t for t in gx.figure_messages(fig))
+
+
+def test_smoothing_options_are_a_log_scale_down_to_zero():
+    labels, values = zip(*gx.SMOOTHING_OPTIONS, strict=True)
+    assert values[0] == 0 and values[-1] == 1
+    assert np.allclose(np.diff(np.log10(values[1:])), 1)
+    assert labels[:3] == ("0", "1e-6", "1e-5")
+
+
+# ---------------------------------------------------------------------------
+# Widgets: changing a value re-runs the callback
+# ---------------------------------------------------------------------------
+
+
+def test_fit_explorer_redraws_when_a_slider_moves():
+    box = gx.fit_explorer()
+    controls = box.controls
+    for control in controls.values():
+        if hasattr(control, "continuous_update"):  # the sliders, not the dropdowns
+            assert control.continuous_update is False
+    assert box.state["n_updates"] == 1  # interactive_output draws once at creation
+    first = box.state["figure"]
+    controls["separation"].value = 3.0
+    assert box.state["n_updates"] == 2
+    assert box.state["figure"] is not first
+    assert "s = 3" in box.state["figure"].texts[0].get_text()
+    controls["init"].value = "random"
+    controls["covariance_type"].value = "diag"
+    controls["smoothing"].value = 0.0
+    assert box.state["n_updates"] == 5
+    controls["n_samples"].value = 5
+    controls["n_components"].value = 8
+    assert box.state["n_updates"] == 7
+    assert is_message(box.state["figure"])
+
+
+def test_scrubber_widget_redraws_and_captions_alternate():
+    run = gx.em_run()
+    box = gx.em_scrubber(run)
+    assert box.state["n_updates"] == 1
+    box.controls["step"].value = 5
+    assert box.state["n_updates"] == 2
+    assert "iteration 3, M-step" in box.state["figure"].texts[0].get_text()
+    assert box.controls["step"].max == run.n_half_steps - 1
+
+
+def test_collapse_explorer_redraws_and_shows_the_message_at_zero():
+    box = gx.collapse_explorer()
+    assert box.state["n_updates"] == 1
+    box.controls["smoothing"].value = 0.0
+    assert box.state["n_updates"] == 2
+    assert any("collapsed" in t for t in gx.figure_messages(box.state["figure"]))
+    render(box.state["figure"])
+
+
+# ---------------------------------------------------------------------------
+# EM scrubber
+# ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def run():
+    return gx.em_run()
+
+
+def test_em_run_keeps_the_history(run):
+    assert len(run.fit.history) == run.fit.n_iter + 1
+    assert len(run.resps) == run.fit.n_iter
+    assert run.n_half_steps == 2 * run.fit.n_iter
+    # resps[i] are the E-step of iteration i + 1: their log-likelihood is the recorded one
+    for i in (0, run.fit.n_iter - 1):
+        _, ll = gh.e_step(run.X, *run.fit.history[i])
+        assert np.isclose(ll, run.fit.log_likelihoods[i])
+
+
+def test_half_step_captions_alternate_e_and_m(run):
+    captions = [gx.half_step_caption(run, step) for step in range(run.n_half_steps)]
+    for step, caption in enumerate(captions):
+        iteration = step // 2 + 1
+        kind = "E-step" if step % 2 == 0 else "M-step"
+        assert caption.startswith(f"iteration {iteration}, {kind}: ")
+    assert "no half-step" in gx.half_step_caption(run, run.n_half_steps)
+
+
+@pytest.mark.parametrize("step", [0, 1, 4, 5, -1])
+def test_scrubber_figure_draws(run, step):
+    step = run.n_half_steps - 1 if step == -1 else step
+    fig = gx.scrubber_figure(run, step)
+    render(fig)
+    kind = "E" if step % 2 == 0 else "M"
+    assert f"{kind}-step" in fig.texts[0].get_text()
+    ax_ll = fig.axes[1]
+    marker = ax_ll.lines[-1]  # plot_log_likelihood's marker at the current iteration
+    assert marker.get_xdata()[0] == step // 2 + 1
+
+
+def test_scrubber_figure_out_of_range_is_a_message(run):
+    assert is_message(gx.scrubber_figure(run, run.n_half_steps + 3))
+
+
+# ---------------------------------------------------------------------------
+# Collapse demo
+# ---------------------------------------------------------------------------
+
+
+def test_collapse_variance_sits_on_the_floor_and_the_gain_grows():
+    curves = gx.collapse_curves()
+    small = curves["smoothing"] <= 1e-4
+    assert np.allclose(curves["spike_variance"][small], curves["smoothing"][small], rtol=0.05)
+    gain = curves["gain"][small]
+    assert np.all(np.diff(gain) < 0)  # smoothing increases along the array
+    assert np.allclose(-np.diff(gain), np.log(10), atol=0.05)
+
+
+def test_collapse_at_zero_gives_the_helpers_message():
+    fit, message = gx.collapse_fit(0.0)
+    assert fit is None
+    assert "collapsed" in message and "smoothing" in message
+    with pytest.raises(ValueError, match="collapsed"):
+        gx.collapse_gain(0.0)
+
+
+@pytest.mark.parametrize("smoothing", [value for _, value in gx.COLLAPSE_SMOOTHINGS[::3]])
+def test_collapse_figure_draws(smoothing):
+    fig = gx.collapse_figure(smoothing)
+    render(fig)
+    caption = fig.texts[0].get_text()
+    assert ("collapsed" in caption) == (smoothing == 0)
+
+
+# ---------------------------------------------------------------------------
+# Animation and exercise helper
+# ---------------------------------------------------------------------------
+
+
+def test_em_animation_is_small_and_reproducible(tmp_path, run):
+    from PIL import Image
+
+    path = tmp_path / "em.gif"
+    n_frames = gx.save_em_animation(path, run)
+    assert 20 <= n_frames <= 30
+    data = path.read_bytes()
+    assert len(data) < 1.5e6
+    with Image.open(path) as gif:
+        assert gif.format == "GIF" and gif.n_frames >= 20
+        assert gif.info["duration"] == 330  # 3 frames per second, in GIF's centiseconds
+    if GIF.exists():  # the committed file is what a re-run writes, byte for byte
+        assert hashlib.sha256(data).hexdigest() == hashlib.sha256(GIF.read_bytes()).hexdigest()
+    else:
+        gx.save_em_animation(tmp_path / "again.gif", run)
+        assert (tmp_path / "again.gif").read_bytes() == data
+
+
+def test_smallest_recovering_separation():
+    s = gx.smallest_recovering_separation()
+    assert s is not None and 0 < s < 5
+    assert gx.worst_mean_error(s) < 0.5 <= gx.worst_mean_error(s - 0.25)
