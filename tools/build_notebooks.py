@@ -35,7 +35,7 @@ from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
-from nbclient.exceptions import CellExecutionError
+from nbclient.exceptions import CellControlSignal, DeadKernelError
 from nbconvert import MarkdownExporter
 from nbconvert.preprocessors import Preprocessor
 from traitlets.config import Config
@@ -243,7 +243,7 @@ def main(argv=None):
             if not args.render_only:
                 execute(path)
             page = render(path)
-        except CellExecutionError as error:
+        except (CellControlSignal, DeadKernelError) as error:  # cell error or timeout, dead kernel
             print(f"FAILED  {_show(path)}\n{error}", file=sys.stderr)
             failed.append(path)
             continue
