@@ -92,8 +92,9 @@ check-docs: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/bench_em.py
 
+# Jupyter refuses to run as root without --allow-root (containers, CI machines).
 lab: $(STAMP)
-	$(BIN)/jupyter lab notebooks/
+	$(BIN)/jupyter lab notebooks/ $$([ "$$(id -u)" = 0 ] && echo --allow-root)
 
 app: $(STAMP)
 	$(BIN)/voila $(APP_NOTEBOOK) --no-browser --Voila.ip=127.0.0.1 --port=$(APP_PORT)
