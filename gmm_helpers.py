@@ -20,6 +20,7 @@ the loop fast without leaving numpy.
 """
 
 from dataclasses import dataclass, field
+from numbers import Real
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
@@ -63,6 +64,10 @@ def _check_X(X, name="X"):
     return X
 
 
+def _is_real(x):
+    return isinstance(x, Real) and not isinstance(x, bool)
+
+
 def _check_rng(rng):
     if isinstance(rng, np.random.Generator):
         return rng
@@ -75,7 +80,7 @@ def _check_rng(rng):
 
 
 def _check_smoothing(smoothing):
-    if not np.isscalar(smoothing) or not np.isfinite(smoothing) or smoothing < 0:
+    if not _is_real(smoothing) or not np.isfinite(smoothing) or smoothing < 0:
         raise ValueError(
             f"expected smoothing to be a finite number >= 0, got {smoothing!r}; "
             "try smoothing=1e-2 (the original notebook's value) or 1e-6"
@@ -206,7 +211,7 @@ def sample_seed_data(separation=5.0, n_samples=2000, rng=0):
     labels : ndarray of shape (N,)
         The cluster (0, 1 or 2) each point was drawn from.
     """
-    if not np.isscalar(separation) or not np.isfinite(separation):
+    if not _is_real(separation) or not np.isfinite(separation):
         raise ValueError(
             f"expected separation to be a finite number, got {separation!r}; try separation=5.0"
         )
@@ -605,13 +610,33 @@ def kmeans_plusplus(X, n_components, rng=None):
     rng = _check_rng(rng)
     N = X.shape[0]
     idx = [int(rng.integers(N))]
-    d2 = ((X - X[idx[0]]) ** 2).sum(axis=1)
-    for _ in range(1, K):
+    d2 = np.full(N, np.inf)
+    for _ in range(K):
+        if len(idx) < K or _ == 0:
+            for start in range(0, N, 8192):  # blocks keep memory O(N), not O(N D)
+                block = X[start : start + 8192]
+                np.minimum(
+                    d2[start : start + 8192],
+                    ((block - X[idx[-1]]) ** 2).sum(axis=1),
+                    out=d2[start : start + 8192],
+                )
+        if len(idx) == K:
+            break
         total = d2.sum()
-        nxt = int(rng.integers(N)) if total <= 0 else int(rng.choice(N, p=d2 / total))
-        idx.append(nxt)
-        np.minimum(d2, ((X - X[nxt]) ** 2).sum(axis=1), out=d2)
+        idx.append(int(rng.integers(N)) if total <= 0 else _draw_proportional(d2, total, rng))
     return X[idx].copy()
+
+
+def _draw_proportional(d2, total, rng, block=65536):
+    """An index drawn with probability d2 / total, like rng.choice(N, p=d2 / total), in blocks."""
+    target = rng.random() * total
+    acc = 0.0
+    for start in range(0, d2.shape[0], block):
+        cum = np.cumsum(d2[start : start + block]) + acc
+        if cum[-1] > target:
+            return start + int(np.searchsorted(cum, target, side="right"))
+        acc = cum[-1]
+    return int(np.flatnonzero(d2)[-1])
 
 
 def _nearest(X, centres):
@@ -678,7 +703,7 @@ def initial_parameters(
 def _check_iteration_args(max_iter, tol):
     if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)) or max_iter < 1:
         raise ValueError(f"expected max_iter to be an int >= 1, got {max_iter!r}; try max_iter=100")
-    if not np.isscalar(tol) or not np.isfinite(tol) or tol < 0:
+    if not _is_real(tol) or not np.isfinite(tol) or tol < 0:
         raise ValueError(f"expected tol to be a number >= 0, got {tol!r}; try tol=1e-3")
 
 
@@ -769,14 +794,27 @@ def _run_em(
     shifted by ``shift``; the M-step is Eq. (9.2).
     """
     weights, means, covariances = init_params
+    scale = None  # the data's mean variance, to tell a collapsed component from a small one
     history = [init_params] if keep_history else []
     log_likelihoods = []
     converged = False
     for _ in range(max_iter):
         nk, sy, syy, ll = statistics(weights, means, covariances)
+        if scale is None:
+            mean = sy.sum(0) / n
+            scale = max(np.trace(syy.sum(0)) / n - mean @ mean, 1e-300) / len(mean)
         weights, means, covariances = _params_from_statistics(
             nk, sy, syy, n, shift, smoothing, covariance_type
         )
+        # With smoothing = 0 a component on one point has rounding-noise variance.
+        collapsed = np.linalg.eigvalsh(covariances).min(axis=1) < 1e-10 * scale
+        if smoothing == 0 and np.any(collapsed):
+            raise ValueError(
+                f"expected every covariance to stay positive definite, got component(s) "
+                f"{np.flatnonzero(collapsed).tolist()} collapsed onto too few points "
+                f"(smoothing={smoothing:g}); "
+                "try increasing smoothing, e.g. smoothing=1e-6 or larger"
+            )
         if keep_history:
             history.append((weights, means, covariances))
         converged = bool(log_likelihoods) and abs(ll - log_likelihoods[-1]) / n < tol
@@ -1078,6 +1116,8 @@ def fit_gmm_chunked(
     _check_iteration_args(max_iter, tol)
     smoothing = _check_smoothing(smoothing)
     _check_covariance_type(covariance_type)
+    if not hasattr(X, "shape"):
+        X = _check_X(X)
     first = _check_X(X[:chunk_size])
     N, D = X.shape
     K = _check_n_components(n_components, N)
@@ -1289,7 +1329,7 @@ def check_answer(name, answer, expected, rtol=1e-6, atol=1e-8):
         print(f"{name}: not attempted yet (replace None with your answer and re-run this cell)")
         return False
     try:
-        ok = np.allclose(
+        ok = np.shape(answer) == np.shape(expected) and np.allclose(
             np.asarray(answer, dtype=float), np.asarray(expected, dtype=float), rtol=rtol, atol=atol
         )
     except (TypeError, ValueError):
