@@ -357,7 +357,9 @@ def logsumexp_rows(a):
     """
     a = np.asarray(a, dtype=float)
     m = a.max(axis=0)
-    return m + np.log(np.exp(a - m).sum(axis=0))
+    m = np.where(np.isfinite(m), m, 0.0)  # a column of -inf sums to log(0) = -inf, not NaN
+    with np.errstate(divide="ignore"):
+        return m + np.log(np.exp(a - m).sum(axis=0))
 
 
 # Columns per block in the EM pass: a (D, B) block of doubles stays in the CPU cache.
@@ -1194,7 +1196,10 @@ def plot_responsibilities(X, resp, ax=None, colors=None, s=6, alpha=0.6):
     ax.scatter(
         X[:, 0], X[:, 1], c=np.clip(resp @ colors[:, :3], 0, 1), s=s, alpha=alpha, linewidths=0
     )
-    ax.set_aspect("equal", adjustable="datalim")
+    # "datalim" is refused on axes that share both x and y (subplots(sharex=True, sharey=True))
+    shared = len(ax.get_shared_x_axes().get_siblings(ax)) > 1
+    shared = shared and len(ax.get_shared_y_axes().get_siblings(ax)) > 1
+    ax.set_aspect("equal", adjustable="box" if shared else "datalim")
     return ax
 
 
@@ -1274,6 +1279,8 @@ def plot_log_likelihood(log_likelihoods, ax=None, per_sample=None, marker=None, 
     marker : int, optional
         Highlight this iteration (1-based) with a dot.
     """
+    from matplotlib.ticker import MaxNLocator
+
     ax = _axes(ax)
     ll = np.asarray(log_likelihoods, dtype=float)
     ll = ll / per_sample if per_sample else ll
@@ -1281,6 +1288,7 @@ def plot_log_likelihood(log_likelihoods, ax=None, per_sample=None, marker=None, 
     ax.plot(it, ll, "-o", ms=3, **kwargs)
     if marker is not None and 1 <= marker <= len(ll):
         ax.plot(marker, ll[marker - 1], "o", ms=10, color="crimson")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("iteration")
     ax.set_ylabel("mean log-likelihood per point" if per_sample else "log-likelihood")
     return ax

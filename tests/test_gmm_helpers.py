@@ -267,6 +267,15 @@ def test_logsumexp_rows_large_magnitudes_and_minus_inf():
     assert ours[2] == 0.0
 
 
+def test_logsumexp_rows_all_minus_inf_column_is_minus_inf_like_scipy():
+    a = np.array([[-np.inf, 0.0], [-np.inf, np.log(3.0)]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ours = gh.logsumexp_rows(a)
+    np.testing.assert_allclose(ours, logsumexp(a, axis=0), rtol=1e-14)
+    assert ours[0] == -np.inf and ours[1] == pytest.approx(np.log(4.0))
+
+
 # ---------------------------------------------------------------------------
 # Eqs. (3.3)-(3.6): M-step
 # ---------------------------------------------------------------------------
@@ -1115,6 +1124,23 @@ def test_plot_log_likelihood(no_show, seed_fit):
     gh.plot_log_likelihood(lls, ax=ax, marker=len(lls) + 5)  # out of range: no dot
     assert len(ax.lines) == 1
     np.testing.assert_allclose(ax.lines[0].get_ydata(), lls)
+
+
+def test_plot_log_likelihood_ticks_are_whole_iterations(no_show):
+    fig, ax = plt.subplots()
+    gh.plot_log_likelihood([-3.0, -2.0, -1.9], ax=ax)
+    fig.canvas.draw()
+    ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
+    assert ticks and all(float(t).is_integer() for t in ticks)
+
+
+def test_plot_responsibilities_on_axes_sharing_x_and_y(no_show, seed_data):
+    fig, axes = plt.subplots(1, 2, sharex=True, sharey=True)
+    resp = np.full((len(seed_data), 2), 0.5)
+    for ax in axes:
+        assert gh.plot_responsibilities(seed_data, resp, ax=ax) is ax
+    fig.canvas.draw()  # matplotlib raises here for "datalim" on doubly shared axes
+    assert axes[0].get_aspect() == 1.0
 
 
 def test_plot_density_contours(no_show, seed_fit, seed_data):
