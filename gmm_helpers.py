@@ -586,7 +586,13 @@ class GMMFit:
 
     @property
     def log_likelihood(self):
-        """The last log-likelihood in ``log_likelihoods``."""
+        """The last log-likelihood in ``log_likelihoods``.
+
+        It is that of the parameters *before* the final M-step; ``score`` and
+        ``bic`` evaluate the returned (final) parameters, which is at least as
+        high with smoothing=0. Once EM has converged they usually differ by
+        about ``tol`` per point or less.
+        """
         return float(self.log_likelihoods[-1])
 
 
