@@ -1257,8 +1257,11 @@ def plot_ellipses(
     return ax
 
 
-def plot_fit(X, fit, ax=None, n_std=(1, 2), title=None):
-    """Points coloured by responsibilities with the fit's ellipses and means (notebook 04)."""
+def plot_fit(X, fit, ax=None, n_std=(1, 2), title=None, s=6):
+    """Points coloured by responsibilities with the fit's ellipses and means (notebook 04).
+
+    ``s`` is the marker size of the points (larger for a handful of points).
+    """
     ax = _axes(ax)
     weights, means, covariances = _as_parameters(fit)
     resp = (
@@ -1267,7 +1270,7 @@ def plot_fit(X, fit, ax=None, n_std=(1, 2), title=None):
         else e_step(X, weights, means, covariances)[0]
     )
     colors = component_colors(len(weights))
-    plot_responsibilities(X, resp, ax=ax, colors=colors)
+    plot_responsibilities(X, resp, ax=ax, colors=colors, s=s)
     plot_ellipses(means, covariances, ax=ax, n_std=n_std, colors=colors)
     if title is not None:
         ax.set_title(title)

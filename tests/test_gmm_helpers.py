@@ -1126,6 +1126,13 @@ def test_plot_log_likelihood(no_show, seed_fit):
     np.testing.assert_allclose(ax.lines[0].get_ydata(), lls)
 
 
+def test_plot_fit_marker_size(no_show, seed_fit, seed_data):
+    fig, ax = plt.subplots()
+    gh.plot_fit(seed_data, seed_fit, ax=ax, s=40)
+    points = [c for c in ax.collections if isinstance(c, PathCollection)]
+    assert len(points) == 1 and np.all(points[0].get_sizes() == 40)
+
+
 def test_plot_log_likelihood_ticks_are_whole_iterations(no_show):
     fig, ax = plt.subplots()
     gh.plot_log_likelihood([-3.0, -2.0, -1.9], ax=ax)
