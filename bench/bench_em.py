@@ -327,7 +327,7 @@ def params_rel_diff(p, q):
 
 
 def fmt_n(n):
-    for value, suffix in ((1_000_000, "e6"), (100_000, "e5"), (10_000, "e4")):
+    for value, suffix in ((10**7, "e7"), (10**6, "e6"), (10**5, "e5"), (10**4, "e4")):
         if n >= value and n % value == 0:
             return f"{n // value}{suffix}"
     return f"{n}"
