@@ -1132,9 +1132,14 @@ def fit_gmm_chunked(
     for chunk in _chunks(X, chunk_size):
         _check_X(chunk)
     shift = first.mean(axis=0)
+    buffer = np.empty((D, min(chunk_size, N)))  # the only per-chunk copy of the data
 
     def shifted(chunk):
-        return np.ascontiguousarray((np.asarray(chunk, dtype=float) - shift).T)  # D, n
+        # Shift and transpose in one pass, into a reused buffer: (D, n) rows for _em_pass.
+        chunk = np.asarray(chunk)
+        YT = buffer[:, : chunk.shape[0]]
+        np.subtract(chunk.T, shift[:, None], out=YT)
+        return YT
 
     if isinstance(init, str) and init == "kmeans++":
         centres = kmeans_plusplus(X, K, rng)
