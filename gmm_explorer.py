@@ -14,6 +14,7 @@ shown twice), and never raises on a bad slider combination: the helpers'
 """
 
 import io
+import os
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
@@ -138,6 +139,46 @@ def fit_summary(X, fit):
     )
 
 
+def fit_view(
+    separation=5.0,
+    n_components=3,
+    smoothing=1e-2,
+    n_samples=2000,
+    seed=0,
+    init="kmeans++",
+    covariance_type="full",
+    title=True,
+):
+    """Fit the original data with these settings; returns (figure, caption).
+
+    The caption is two lines: the settings, then the verdict of ``fit_summary``
+    (or why there is no fit). ``title=False`` leaves it off the figure, for the
+    widget, which prints it above the picture as text.
+    """
+    settings = (
+        f"s = {separation:g}, K = {n_components}, smoothing = {format_smoothing(smoothing)}, "
+        f"N = {n_samples}, seed = {seed}, init = {init}, covariance = {covariance_type}"
+    )
+    X, fit, message = fit_model(
+        separation, n_components, smoothing, n_samples, seed, init, covariance_type
+    )
+    if message is not None:
+        heading = f"Cannot fit with {settings}" if title else "No fit for these settings"
+        return message_figure(message, title=heading), f"{settings}\nno fit: {message}"
+    caption = settings + "\n" + fit_summary(X, fit)
+    fig = Figure(figsize=_FIGSIZE if title else (_FIGSIZE[0], _FIGSIZE[1] - 0.5))
+    ax_data, ax_ll = _two_panels(fig, top=0.84 if title else 0.91)
+    colors = gh.component_colors(fit.n_components)
+    _draw_model(ax_data, X, fit.resp, fit.weights, fit.means, fit.covariances, colors)
+    _data_limits(ax_data, X)
+    ax_data.set_title("points coloured by responsibilities", fontsize=10, y=1.01)
+    gh.plot_log_likelihood(fit.log_likelihoods, ax=ax_ll, per_sample=len(X))
+    ax_ll.set_title("log-likelihood during EM", fontsize=10, y=1.01)
+    if title:
+        fig.suptitle(caption, fontsize=10.5)
+    return fig, caption
+
+
 def fit_figure(
     separation=5.0,
     n_components=3,
@@ -151,33 +192,15 @@ def fit_figure(
 
     Left: the points coloured by their responsibilities, the 1 and 2 sigma
     ellipses and the means. Right: the mean log-likelihood per point at each
-    iteration. The title says the settings and the outcome. On a combination
-    the helpers reject (K > N, a collapse at smoothing 0, ...) the figure holds
-    their message instead.
+    iteration. The title says the settings and the outcome (final log-likelihood,
+    iterations, BIC, converged). On a combination the helpers reject (K > N, a
+    collapse at smoothing 0, ...) the figure holds their message instead.
 
     Returns
     -------
     matplotlib.figure.Figure
     """
-    settings = (
-        f"s = {separation:g}, K = {n_components}, smoothing = {format_smoothing(smoothing)}, "
-        f"N = {n_samples}, seed = {seed}, init = {init}, covariance = {covariance_type}"
-    )
-    X, fit, message = fit_model(
-        separation, n_components, smoothing, n_samples, seed, init, covariance_type
-    )
-    if message is not None:
-        return message_figure(message, title=f"Cannot fit with {settings}")
-    fig = Figure(figsize=_FIGSIZE)
-    ax_data, ax_ll = _two_panels(fig)
-    colors = gh.component_colors(fit.n_components)
-    _draw_model(ax_data, X, fit.resp, fit.weights, fit.means, fit.covariances, colors)
-    _data_limits(ax_data, X)
-    ax_data.set_title("points coloured by responsibilities", fontsize=10, y=1.01)
-    gh.plot_log_likelihood(fit.log_likelihoods, ax=ax_ll, per_sample=len(X))
-    ax_ll.set_title("log-likelihood during EM", fontsize=10, y=1.01)
-    fig.suptitle(settings + "\n" + fit_summary(X, fit), fontsize=10.5)
-    return fig
+    return fit_view(separation, n_components, smoothing, n_samples, seed, init, covariance_type)[0]
 
 
 def _slider_kwargs(description):
@@ -219,21 +242,33 @@ def fit_explorer():
             style=_SLIDER_STYLE,
         ),
     }
-    return _explorer(fit_figure, controls, columns=(4, 3), css_class="gmm-fit-explorer")
+    return _explorer(
+        lambda **values: fit_view(**values, title=False),
+        controls,
+        columns=(4, 3),
+        css_class="gmm-fit-explorer",
+    )
 
 
-def _explorer(draw, controls, columns, css_class, caption=None):
-    """Wire ``draw(**values)`` to the controls with interactive_output; lay them out."""
+def _explorer(view, controls, columns, css_class):
+    """Wire ``view(**values)`` to the controls with interactive_output; lay them out.
+
+    ``view`` returns a figure, or (figure, caption): the caption is printed above it.
+    """
     import ipywidgets as w
 
-    state = {"n_updates": 0, "figure": None}
+    state = {"n_updates": 0, "figure": None, "caption": None}
 
     def update(**values):
-        fig = draw(**values)
+        try:
+            result = view(**values)
+        except Exception as err:  # noqa: BLE001 - a widget shows a message, never a traceback
+            result = message_figure(f"{type(err).__name__}: {err}", title="Something went wrong")
+        fig, caption = result if isinstance(result, tuple) else (result, None)
         state["n_updates"] += 1
-        state["figure"] = fig
+        state["figure"], state["caption"] = fig, caption
         if caption is not None:
-            print(caption(**values))
+            print(caption)
         show(fig)
 
     output = w.interactive_output(update, controls)
@@ -307,13 +342,13 @@ def half_step_caption(run, step):
     )
 
 
-def scrubber_figure(run=None, step=0):
+def scrubber_figure(run=None, step=0, title=True):
     """Draw half-step ``step`` of an ``EMRun`` (default: ``em_run()``).
 
     E-step: the points take the colours of the current parameters' responsibilities.
     M-step: the same colours, the ellipses move from where they were (dashed) to
     the new parameters (solid). Right: the log-likelihood with a marker at the
-    current iteration.
+    current iteration. The title is ``half_step_caption`` (``title=False``: none).
     """
     run = em_run() if run is None else run
     if not 0 <= step < run.n_half_steps:
@@ -322,8 +357,8 @@ def scrubber_figure(run=None, step=0):
     before = run.fit.history[iteration - 1]
     after = run.fit.history[iteration]
     colors = gh.component_colors(run.fit.n_components)
-    fig = Figure(figsize=_FIGSIZE)
-    ax_data, ax_ll = _two_panels(fig)
+    fig = Figure(figsize=_FIGSIZE if title else (_FIGSIZE[0], _FIGSIZE[1] - 0.5))
+    ax_data, ax_ll = _two_panels(fig, top=0.84 if title else 0.91)
     resp = run.resps[iteration - 1]
     if kind == "E":
         _draw_model(ax_data, run.X, resp, *before, colors)
@@ -342,7 +377,8 @@ def scrubber_figure(run=None, step=0):
         run.fit.log_likelihoods, ax=ax_ll, per_sample=len(run.X), marker=iteration
     )
     ax_ll.set_title("log-likelihood, computed in each E-step", fontsize=10, y=1.01)
-    fig.suptitle(_wrap(half_step_caption(run, step), 100), fontsize=10.5)
+    if title:
+        fig.suptitle(_wrap(half_step_caption(run, step), 100), fontsize=10.5)
     return fig
 
 
@@ -355,11 +391,10 @@ def em_scrubber(run=None):
     play = w.Play(value=0, min=0, max=run.n_half_steps - 1, interval=900, description="play")
     w.jslink((play, "value"), (slider, "value"))
     box = _explorer(
-        lambda step: scrubber_figure(run, step),
+        lambda step: (scrubber_figure(run, step, title=False), half_step_caption(run, step)),
         {"step": slider},
         columns=(1,),
         css_class="gmm-em-scrubber",
-        caption=lambda step: half_step_caption(run, step),
     )
     box.children = (w.HBox([play, slider]), box.children[1])
     box.run = run
@@ -423,11 +458,12 @@ def collapse_curves(n_steps=5, separation=5.0, n_samples=2000, seed=0, point=0):
     """For every smoothing > 0 of ``COLLAPSE_SMOOTHINGS``: the log-likelihood after
     ``n_steps`` EM steps from ``collapse_start``, the variance of the component on
     the point, and the log-likelihood of an honest three-component fit (EM from
-    the true parameters) with the same smoothing.
+    the true parameters) with the same smoothing. Where the helpers stop EM with a
+    ValueError (a collapse), ``collapsed`` is True and the other entries are NaN.
 
     Returns
     -------
-    dict of arrays: smoothing, log_likelihood, spike_variance, honest, gain
+    dict of arrays: smoothing, log_likelihood, spike_variance, honest, gain, collapsed
     """
     key = (n_steps, separation, n_samples, seed, point)
     if key not in _COLLAPSE_CACHE:
@@ -436,8 +472,14 @@ def collapse_curves(n_steps=5, separation=5.0, n_samples=2000, seed=0, point=0):
         rows = []
         for _, s in COLLAPSE_SMOOTHINGS[1:]:
             fit, _ = collapse_fit(s, n_steps, separation, n_samples, seed, point)
-            honest = gh.fit_gmm(X, 3, init=truth, smoothing=s)
-            rows.append((s, fit.log_likelihood, fit.covariances[3, 0, 0], honest.log_likelihood))
+            try:
+                honest = gh.fit_gmm(X, 3, init=truth, smoothing=s).log_likelihood
+            except ValueError:
+                honest = np.nan
+            if fit is None:
+                rows.append((s, np.nan, np.nan, honest))
+            else:
+                rows.append((s, fit.log_likelihood, fit.covariances[3, 0, 0], honest))
         curves = dict(
             zip(
                 ("smoothing", "log_likelihood", "spike_variance", "honest"),
@@ -446,21 +488,22 @@ def collapse_curves(n_steps=5, separation=5.0, n_samples=2000, seed=0, point=0):
             )
         )
         curves["gain"] = curves["log_likelihood"] - curves["honest"]
+        curves["collapsed"] = np.isnan(curves["log_likelihood"])
         _COLLAPSE_CACHE[key] = curves
     return _COLLAPSE_CACHE[key]
 
 
 def collapse_caption(smoothing, n_steps=5, point=0):
-    """What the collapse demo shows at this smoothing (the helpers' message at 0)."""
+    """What the collapse demo shows at this smoothing (the helpers' message on a collapse)."""
     fit, message = collapse_fit(smoothing, n_steps, point=point)
     if message is not None:
-        return f"smoothing = 0: EM stops with the message: {message}"
-    honest = collapse_curves(n_steps, point=point)
-    gain = fit.log_likelihood - np.interp(smoothing, honest["smoothing"], honest["honest"])
+        return f"smoothing = {format_smoothing(smoothing)}: EM stops with the message: {message}"
+    curves = collapse_curves(n_steps, point=point)
+    i = int(np.argmin(np.abs(np.log(curves["smoothing"]) - np.log(smoothing))))
     return (
         f"smoothing = {format_smoothing(smoothing)}: after {n_steps} EM steps the component on "
         f"point {point} has variance {fit.covariances[3, 0, 0]:.3g}, and the log-likelihood "
-        f"is {gain:+.1f} above the honest fit's"
+        f"is {fit.log_likelihood - curves['honest'][i]:+.1f} above the honest fit's"
     )
 
 
@@ -472,24 +515,37 @@ def collapse_figure(smoothing=1e-6, n_steps=5, point=0):
     the log-likelihood is than an honest three-component fit's, against
     smoothing on a log axis: it grows without bound as smoothing goes to 0.
     Right: the variance of the fourth component, which sits on the floor
-    ``smoothing``. The current value is marked; at smoothing 0 the title holds
-    the helpers' ValueError message.
+    ``smoothing``. Crosses mark the smoothings at which the helpers stop EM with
+    a ValueError (a collapse). The current value is marked; on a collapse the
+    title holds the helpers' message.
     """
     curves = collapse_curves(n_steps, point=point)
     fig = Figure(figsize=_FIGSIZE)
     top = 0.8
     ax_ll = fig.add_axes((0.07, 0.12, 0.41, top - 0.12))
     ax_var = fig.add_axes((0.57, 0.12, 0.41, top - 0.12))
-    s = curves["smoothing"]
-    ax_ll.semilogx(s, curves["gain"], "-o", ms=4, label="with a component on one point")
+    s, ok = curves["smoothing"], ~curves["collapsed"]
+    ax_ll.semilogx(s[ok], curves["gain"][ok], "-o", ms=4, label="with a component on one point")
     ax_ll.axhline(0, ls="--", color="gray", label="honest 3-component fit")
+    ax_var.loglog(s[ok], curves["spike_variance"][ok], "-o", ms=4, label="its variance")
+    ax_var.loglog(s, s, ":", color="k", label="the floor: variance = smoothing")
+    for ax, y in ((ax_ll, 0.94), (ax_var, 0.06)):
+        if not ok.all():  # at the axis edge: there is no value to plot
+            ax.plot(
+                s[~ok],
+                np.full((~ok).sum(), y),
+                "x",
+                ms=8,
+                mew=2,
+                color="firebrick",
+                transform=ax.get_xaxis_transform(),
+                label="EM stops: collapse",
+            )
     ax_ll.set_xlabel("smoothing")
     ax_ll.set_ylabel("log-likelihood gain")
     ax_ll.set_title(
         f"log-likelihood after {n_steps} EM steps, minus the honest fit's", fontsize=10, y=1.01
     )
-    ax_var.loglog(s, curves["spike_variance"], "-o", ms=4, label="variance of that component")
-    ax_var.loglog(s, s, ":", color="k", label="the floor: variance = smoothing")
     ax_var.set_xlabel("smoothing")
     ax_var.set_ylabel("variance")
     ax_var.set_title("the component shrinks onto its point", fontsize=10, y=1.01)
@@ -498,14 +554,27 @@ def collapse_figure(smoothing=1e-6, n_steps=5, point=0):
         i = int(np.argmin(np.abs(np.log(s) - np.log(smoothing))))
         ax_ll.plot(s[i], curves["gain"][i], "o", ms=11, color="crimson", label="current")
         ax_var.plot(s[i], curves["spike_variance"][i], "o", ms=11, color="crimson")
+    elif smoothing > 0:
+        ax_ll.plot(
+            smoothing,
+            0.94,
+            "o",
+            ms=13,
+            mfc="none",
+            mew=2,
+            color="crimson",
+            transform=ax_ll.get_xaxis_transform(),
+            label="current",
+        )
     else:
-        ax_ll.annotate(
-            "smoothing = 0: no floor,\nthe variance reaches 0\nand EM stops",
-            xy=(s[0], curves["gain"][0]),
-            xytext=(0.3, 0.75),
-            textcoords="axes fraction",
-            arrowprops={"arrowstyle": "->", "color": "firebrick"},
+        ax_ll.text(
+            0.35,
+            0.8,
+            "smoothing = 0 lies off this log axis:\n"
+            "no floor at all, and EM stops\n(the message is above)",
+            transform=ax_ll.transAxes,
             color="firebrick",
+            va="top",
         )
     ax_ll.legend(fontsize=8, loc="lower left")
     ax_var.legend(fontsize=8, loc="upper left")
@@ -537,28 +606,62 @@ def collapse_explorer(smoothing=1e-6):
 # ---------------------------------------------------------------------------
 
 
-def animation_figure(run, iteration, fig=None):
-    """Frame ``iteration`` (0 = start) of the animation: parameters and colours after it."""
-    fig = Figure(figsize=(8, 3.6), dpi=80) if fig is None else fig
-    fig.clear()
-    ax_data, ax_ll = _two_panels(fig, top=0.86)
-    n_iter = run.fit.n_iter
-    resp = run.resps[iteration] if iteration < n_iter else run.fit.resp
-    colors = gh.component_colors(run.fit.n_components)
-    _draw_model(ax_data, run.X, resp, *run.fit.history[iteration], colors)
-    _data_limits(ax_data, run.X)
-    lls = np.append(run.fit.log_likelihoods, gh.score(run.X, run.fit) * len(run.X))
-    gh.plot_log_likelihood(
-        lls[: iteration + 1], ax=ax_ll, per_sample=len(run.X), marker=iteration + 1
-    )
-    ax_ll.set_xlim(0.5, n_iter + 1.5)
-    per_point = lls / len(run.X)
-    margin = 0.05 * (per_point.max() - per_point.min())
-    ax_ll.set_ylim(per_point.min() - margin, per_point.max() + margin)
-    ax_ll.set_xticks(np.arange(1, n_iter + 2, 5), labels=[str(i) for i in range(0, n_iter + 1, 5)])
-    ax_ll.set_xlabel("iteration")
-    title = "start (random data points)" if iteration == 0 else f"after EM iteration {iteration}"
-    fig.suptitle(f"{title}: log-likelihood {per_point[iteration]:.3f} per point", fontsize=11)
+class _AnimationFrames:
+    """Draws the frames of ``save_em_animation`` on one figure, changing only what moves.
+
+    Frame i (0 = start) shows the parameters after iteration i, the points coloured by
+    their responsibilities, and the log-likelihood curve up to i. The axes, the points
+    and the labels are built once; each frame recolours the points, redraws the
+    ellipses and extends the curve, which is what makes the GIF cheap to write.
+    """
+
+    def __init__(self, run, fig):
+        self.run, self.fig = run, fig
+        n_iter, N = run.fit.n_iter, len(run.X)
+        self.colors = gh.component_colors(run.fit.n_components)
+        self.resps = list(run.resps) + [run.fit.resp]
+        final = gh.score(run.X, run.fit)
+        self.per_point = np.append(run.fit.log_likelihoods / N, final)
+        self.ax_data, self.ax_ll = _two_panels(fig, top=0.86)
+        gh.plot_responsibilities(run.X, self.resps[0], ax=self.ax_data, colors=self.colors)
+        self.points = self.ax_data.collections[0]
+        self.ax_data.set_xlabel("x\u2081")
+        self.ax_data.set_ylabel("x\u2082")
+        _data_limits(self.ax_data, run.X)
+        (self.curve,) = self.ax_ll.plot([], [], "-o", ms=3)
+        (self.marker,) = self.ax_ll.plot([], [], "o", ms=10, color="crimson")
+        low, high = self.per_point.min(), self.per_point.max()
+        margin = 0.05 * (high - low)
+        self.ax_ll.set_xlim(-0.5, n_iter + 0.5)
+        self.ax_ll.set_ylim(low - margin, high + margin)
+        self.ax_ll.set_xlabel("iteration")
+        self.ax_ll.set_ylabel("mean log-likelihood per point")
+        self.title = fig.suptitle("", fontsize=11)
+        self.moving = []
+
+    def __call__(self, iteration):
+        for artist in self.moving:
+            artist.remove()
+        ax = self.ax_data
+        before = len(ax.patches), len(ax.lines)
+        self.points.set_facecolors(np.clip(self.resps[iteration] @ self.colors, 0, 1))
+        weights, means, covariances = self.run.fit.history[iteration]
+        gh.plot_ellipses(
+            means, covariances, ax=ax, n_std=(1, 2), colors=self.colors, weights=weights
+        )
+        self.moving = ax.patches[before[0] :] + ax.lines[before[1] :]
+        steps = np.arange(iteration + 1)
+        self.curve.set_data(steps, self.per_point[: iteration + 1])
+        self.marker.set_data([iteration], [self.per_point[iteration]])
+        what = "start (random data points)" if iteration == 0 else f"after EM iteration {iteration}"
+        self.title.set_text(f"{what}: log-likelihood {self.per_point[iteration]:.3f} per point")
+        return []
+
+
+def animation_figure(run, iteration, dpi=80):
+    """Frame ``iteration`` (0 = start) of ``save_em_animation`` as a figure of its own."""
+    fig = Figure(figsize=(8, 3.6), dpi=dpi)
+    _AnimationFrames(run, fig)(iteration)
     return fig
 
 
@@ -567,7 +670,8 @@ def save_em_animation(path, run=None, fps=3, hold=4, dpi=80):
 
     One frame per iteration, from the random start to convergence, then the last
     frame ``hold`` more times so the loop pauses on the answer. Uses
-    ``FuncAnimation`` with ``PillowWriter``; the file is byte-identical from run to run.
+    ``FuncAnimation`` with ``PillowWriter``; the file is byte-identical from run to
+    run, and replaced atomically (a reader never sees half a file).
 
     Returns
     -------
@@ -576,18 +680,40 @@ def save_em_animation(path, run=None, fps=3, hold=4, dpi=80):
     from matplotlib.animation import FuncAnimation, PillowWriter
 
     run = em_run() if run is None else run
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     n_iter = run.fit.n_iter
     frames = list(range(n_iter + 1)) + [n_iter] * hold
     fig = Figure(figsize=(8, 3.6), dpi=dpi)
-
-    def draw(i):
-        animation_figure(run, i, fig)
-        return []
-
+    draw = _AnimationFrames(run, fig)
     anim = FuncAnimation(fig, draw, frames=frames, init_func=lambda: [], blit=False, repeat=False)
-    anim.save(path, writer=PillowWriter(fps=fps), dpi=dpi)
+    partial = path.with_name(f".{path.stem}-{os.getpid()}{path.suffix}")
+    try:
+        anim.save(partial, writer=PillowWriter(fps=fps), dpi=dpi)
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
     return len(frames)
+
+
+def in_voila():
+    """True in a kernel started by Voila (``make app``), which sets ``VOILA_*`` variables."""
+    return "VOILA_BASE_URL" in os.environ or "VOILA_KERNEL_ID" in os.environ
+
+
+def show_animation(path, alt="EM converging on the original data"):
+    """Show the GIF at ``path`` (relative to the notebook) in the notebook's output.
+
+    In Jupyter, and on the rendered page, as a markdown image that links to the
+    file. Under Voila as the image data itself: Voila serves the notebook alone,
+    so a relative link to a file outside the notebook's folder cannot load there.
+    """
+    from IPython.display import Image, Markdown, display
+
+    if in_voila():
+        display(Image(filename=str(path)))
+    else:
+        display(Markdown(f"![{alt}]({Path(path).as_posix()})"))
 
 
 # ---------------------------------------------------------------------------

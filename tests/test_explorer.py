@@ -98,6 +98,18 @@ def test_default_fit_figure_has_data_curve_and_summary():
     render(fig)
 
 
+def test_fit_view_caption_has_settings_and_verdict():
+    fig, caption = gx.fit_view(separation=4.0, n_components=4, title=False)
+    settings, verdict = caption.split("\n")
+    assert settings.startswith("s = 4, K = 4, smoothing = 0.01, N = 2000")
+    for word in ("final log-likelihood", "iterations", "BIC", "converged"):
+        assert word in verdict
+    assert not fig.texts and len(fig.axes) == 2
+    render(fig)
+    titled, same = gx.fit_view(separation=4.0, n_components=4)
+    assert same == caption and titled.texts[0].get_text() == caption
+
+
 def test_message_path_for_k_larger_than_n():
     fig = gx.fit_figure(n_components=8, n_samples=5)
     assert is_message(fig)
@@ -137,7 +149,8 @@ def test_fit_explorer_redraws_when_a_slider_moves():
     controls["separation"].value = 3.0
     assert box.state["n_updates"] == 2
     assert box.state["figure"] is not first
-    assert "s = 3" in box.state["figure"].texts[0].get_text()
+    assert box.state["caption"].startswith("s = 3, K = 3,")
+    assert not box.state["figure"].texts  # the caption is printed above it, not repeated
     controls["init"].value = "random"
     controls["covariance_type"].value = "diag"
     controls["smoothing"].value = 0.0
@@ -146,6 +159,8 @@ def test_fit_explorer_redraws_when_a_slider_moves():
     controls["n_components"].value = 8
     assert box.state["n_updates"] == 7
     assert is_message(box.state["figure"])
+    assert "no fit: expected" in box.state["caption"]
+    render(box.state["figure"])
 
 
 def test_scrubber_widget_redraws_and_captions_alternate():
@@ -154,7 +169,8 @@ def test_scrubber_widget_redraws_and_captions_alternate():
     assert box.state["n_updates"] == 1
     box.controls["step"].value = 5
     assert box.state["n_updates"] == 2
-    assert "iteration 3, M-step" in box.state["figure"].texts[0].get_text()
+    assert box.state["caption"].startswith("iteration 3, M-step")
+    render(box.state["figure"])
     assert box.controls["step"].max == run.n_half_steps - 1
 
 
@@ -219,7 +235,8 @@ def test_scrubber_figure_out_of_range_is_a_message(run):
 
 def test_collapse_variance_sits_on_the_floor_and_the_gain_grows():
     curves = gx.collapse_curves()
-    small = curves["smoothing"] <= 1e-4
+    small = (curves["smoothing"] <= 1e-4) & ~curves["collapsed"]
+    assert small.sum() >= 4
     assert np.allclose(curves["spike_variance"][small], curves["smoothing"][small], rtol=0.05)
     gain = curves["gain"][small]
     assert np.all(np.diff(gain) < 0)  # smoothing increases along the array
@@ -234,12 +251,32 @@ def test_collapse_at_zero_gives_the_helpers_message():
         gx.collapse_gain(0.0)
 
 
+def test_collapse_demo_survives_the_helpers_stopping_early(monkeypatch):
+    """If the helpers declare a collapse already at small smoothings > 0, the demo still draws."""
+    real = gx.collapse_fit
+    message = "expected every covariance to stay positive definite, got a collapse"
+
+    def stops_early(smoothing, *args, **kwargs):
+        return (None, message) if smoothing < 1e-9 else real(smoothing, *args, **kwargs)
+
+    monkeypatch.setattr(gx, "collapse_fit", stops_early)
+    monkeypatch.setattr(gx, "_COLLAPSE_CACHE", {})
+    curves = gx.collapse_curves()
+    assert curves["collapsed"].sum() == 3 and np.isnan(curves["gain"][:3]).all()
+    for smoothing in (1e-11, 1e-6, 0.0):
+        fig = gx.collapse_figure(smoothing)
+        render(fig)
+        assert ("EM stops" in fig.texts[0].get_text()) == (smoothing < 1e-9)
+
+
 @pytest.mark.parametrize("smoothing", [value for _, value in gx.COLLAPSE_SMOOTHINGS[::3]])
 def test_collapse_figure_draws(smoothing):
     fig = gx.collapse_figure(smoothing)
     render(fig)
     caption = fig.texts[0].get_text()
-    assert ("collapsed" in caption) == (smoothing == 0)
+    assert ("EM stops" in caption) == (gx.collapse_fit(smoothing)[1] is not None)
+    if smoothing == 0:
+        assert "collapsed" in caption
 
 
 # ---------------------------------------------------------------------------
@@ -269,3 +306,34 @@ def test_smallest_recovering_separation():
     s = gx.smallest_recovering_separation()
     assert s is not None and 0 < s < 5
     assert gx.worst_mean_error(s) < 0.5 <= gx.worst_mean_error(s - 0.25)
+
+
+def test_show_animation_embeds_the_gif_only_under_voila(monkeypatch):
+    """Voila serves the notebook alone: a link to ../docs/figures would be a 404 there."""
+    import IPython.display
+
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", shown.append)
+    for name in ("VOILA_BASE_URL", "VOILA_KERNEL_ID"):
+        monkeypatch.delenv(name, raising=False)
+    assert not gx.in_voila()
+    gx.show_animation(GIF)
+    assert isinstance(shown[-1], IPython.display.Markdown)
+    assert shown[-1].data.endswith("docs/figures/em_converging.gif)")
+    monkeypatch.setenv("VOILA_BASE_URL", "/")
+    assert gx.in_voila()
+    if GIF.exists():
+        gx.show_animation(GIF)
+        assert isinstance(shown[-1], IPython.display.Image)
+        assert shown[-1].data[:6] == b"GIF89a"
+
+
+def test_an_unexpected_error_in_a_view_becomes_a_message(monkeypatch):
+    def broken(**values):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(gx, "fit_view", broken)
+    box = gx.fit_explorer()
+    assert box.state["n_updates"] == 1
+    assert is_message(box.state["figure"])
+    assert "RuntimeError: boom" in " ".join(gx.figure_messages(box.state["figure"]))
