@@ -362,8 +362,56 @@ def logsumexp_rows(a):
         return m + np.log(np.exp(a - m).sum(axis=0))
 
 
-# Columns per block in the EM pass: a (D, B) block of doubles stays in the CPU cache.
+def _e_step_factors(weights, means, covariances, smoothing=None):
+    """What the E-step needs from the parameters, computed once per pass over the data.
+
+    Returns ``prec`` (K D, D), the inverse Cholesky factors L_k^{-1} stacked
+    one under the other, ``offsets`` (K D, 1), the stacked L_k^{-1} mu_k, and
+    ``const`` (K, 1) = log pi_k - (D log(2 pi) + log |Sigma_k|) / 2.
+    """
+    K, D = means.shape
+    prec_chol, log_det = _precision_factors(covariances, smoothing=smoothing)
+    offsets = np.einsum("kij,kj->ki", prec_chol, means)
+    const = np.log(weights) - 0.5 * (D * np.log(2 * np.pi) + log_det)
+    return prec_chol.reshape(K * D, D), offsets.reshape(K * D, 1), const[:, None]
+
+
+def _e_step_block(Yb, factors, resp):
+    """E-step, Eq. (3.2), on one block Yb (D, b), written into resp (K, b).
+
+    Returns the block's log-likelihood, sum_n log sum_k pi_k N(y_n | mu_k, Sigma_k).
+    """
+    prec, offsets, const = factors
+    K, b = resp.shape
+    z = prec @ Yb  # row k D + d: (L_k^{-1} y)_d for every y in the block
+    z -= offsets
+    z *= z
+    np.sum(z.reshape(K, -1, b), axis=1, out=resp)  # squared Mahalanobis distances
+    resp *= -0.5
+    resp += const  # log pi_k + log N(y | mu_k, Sigma_k)
+    m = resp.max(axis=0)  # the log-sum-exp trick, Eq. (4.1)
+    resp -= m
+    np.maximum(resp, _LOG_RESP_FLOOR, out=resp)
+    np.exp(resp, out=resp)
+    total = resp.sum(axis=0)
+    resp /= total
+    return m.sum() + np.log(total).sum()
+
+
+def _add_statistics(Yb, resp, nk, sy, syy):
+    """Add one block's sums of Eq. (9.1) to nk (K,), sy (K, D) and syy (K, D, D), in place."""
+    nk += resp.sum(axis=1)
+    sy += resp @ Yb.T
+    syy += (resp[:, None, :] * Yb) @ Yb.T  # (K, D, b) @ (b, D)
+
+
+# Columns per block in the E-step: the block's (K D, B) work array takes about 256 KiB,
+# small enough to stay in the CPU cache, big enough that numpy's per-call cost is small.
 _BLOCK_BYTES = 1 << 18
+
+
+def _block_columns(n_components, n_features):
+    return max(256, _BLOCK_BYTES // (8 * n_components * n_features))
 
 
 def _em_pass(YT, weights, means, covariances, smoothing=None, resp_out=None, statistics=True):
@@ -380,35 +428,20 @@ def _em_pass(YT, weights, means, covariances, smoothing=None, resp_out=None, sta
     """
     D, N = YT.shape
     K = means.shape[0]
-    prec_chol, log_det = _precision_factors(covariances, smoothing=smoothing)
-    offsets = np.einsum("kij,kj->ki", prec_chol, means)  # K, D
-    const = np.log(weights) - 0.5 * (D * np.log(2 * np.pi) + log_det)  # K
+    factors = _e_step_factors(weights, means, covariances, smoothing)
     nk, sy, syy = np.zeros(K), np.zeros((K, D)), np.zeros((K, D, D))
     log_likelihood = 0.0
-    B = max(1024, _BLOCK_BYTES // (8 * D))
+    B = _block_columns(K, D)
+    resp_block = np.empty((K, min(B, N)))
     for start in range(0, N, B):
         Yb = YT[:, start : start + B]  # D, b
-        b = Yb.shape[1]
-        resp = np.empty((K, b)) if resp_out is None else resp_out[:, start : start + B]
-        for k in range(K):
-            y = prec_chol[k] @ Yb
-            y -= offsets[k][:, None]
-            y *= y
-            y.sum(axis=0, out=resp[k])
-        resp *= -0.5
-        resp += const[:, None]
-        m = resp.max(axis=0)  # b
-        resp -= m
-        np.maximum(resp, _LOG_RESP_FLOOR, out=resp)
-        np.exp(resp, out=resp)
-        total = resp.sum(axis=0)
-        resp /= total
-        log_likelihood += m.sum() + np.log(total).sum()
+        if resp_out is None:
+            resp = resp_block[:, : Yb.shape[1]]
+        else:
+            resp = resp_out[:, start : start + B]
+        log_likelihood += _e_step_block(Yb, factors, resp)
         if statistics:
-            nk += resp.sum(axis=1)
-            sy += resp @ Yb.T
-            for k in range(K):
-                syy[k] += (Yb * resp[k]) @ Yb.T
+            _add_statistics(Yb, resp, nk, sy, syy)
     return nk, sy, syy, float(log_likelihood)
 
 
@@ -1104,11 +1137,12 @@ def fit_gmm_chunked(
 ):
     """EM over chunks of the data, never holding the (N, K) responsibilities (notebook 09).
 
-    Each iteration adds up ``sufficient_statistics`` over chunks of
-    ``chunk_size`` rows, then runs ``m_step_from_statistics``; with the same
-    ``init`` and ``rng`` it gives the parameters of ``fit_gmm`` (to rounding).
-    ``X`` can be anything sliceable by rows, e.g. a ``np.memmap``. The k-means++
-    start also runs chunk by chunk.
+    Each iteration reads ``X`` ``chunk_size`` rows at a time, adds up the
+    statistics of Eq. (9.1) (what ``sufficient_statistics`` returns) over the
+    chunks, then runs the M-step from them, Eq. (9.2); with the same ``init``
+    and ``rng`` it gives the parameters of ``fit_gmm`` (to rounding). ``X`` can
+    be anything sliceable by rows, e.g. a ``np.memmap``. The k-means++ start
+    also runs chunk by chunk.
 
     Returns
     -------
@@ -1132,36 +1166,44 @@ def fit_gmm_chunked(
     for chunk in _chunks(X, chunk_size):
         _check_X(chunk)
     shift = first.mean(axis=0)
-    buffer = np.empty((D, min(chunk_size, N)))  # the only per-chunk copy of the data
+    kmeans_start = isinstance(init, str) and init == "kmeans++"
+    # k-means++ before the buffers: its (N,) distances are the largest array of the fit.
+    centres = kmeans_plusplus(X, K, rng) if kmeans_start else None
+    B = _block_columns(K, D)
+    buffer = np.empty((D, min(B, N)))  # the only copy of the data: one block
+    resp_block = np.empty((K, min(B, N)))
 
-    def shifted(chunk):
-        # Shift and transpose in one pass, into a reused buffer: (D, n) rows for _em_pass.
+    def blocks(chunk):
+        # Shift and transpose B rows at a time, in one pass, into the buffer, which
+        # stays in the CPU cache while _e_step_block and _add_statistics read it.
         chunk = np.asarray(chunk)
-        YT = buffer[:, : chunk.shape[0]]
-        np.subtract(chunk.T, shift[:, None], out=YT)
-        return YT
+        for start in range(0, chunk.shape[0], B):
+            rows = chunk[start : start + B]
+            Yb = buffer[:, : rows.shape[0]]
+            np.subtract(rows.T, shift[:, None], out=Yb)
+            yield start, Yb, resp_block[:, : rows.shape[0]]
 
-    if isinstance(init, str) and init == "kmeans++":
-        centres = kmeans_plusplus(X, K, rng)
+    if kmeans_start:
         sums = [np.zeros(K), np.zeros((K, D)), np.zeros((K, D, D))]
         for chunk in _chunks(X, chunk_size):
-            resp = np.zeros((K, chunk.shape[0]))
-            resp[_nearest(chunk, centres), np.arange(chunk.shape[0])] = 1.0
-            for total, part in zip(sums, _weighted_statistics(shifted(chunk), resp), strict=True):
-                total += part
+            labels = _nearest(np.asarray(chunk), centres)
+            for start, Yb, resp in blocks(chunk):
+                resp[:] = 0.0
+                resp[labels[start : start + B], np.arange(Yb.shape[1])] = 1.0
+                _add_statistics(Yb, resp, *sums)
         init = _params_from_statistics(*sums, N, shift, smoothing, covariance_type)
         if smoothing == 0:
             _cholesky(init[2], smoothing=smoothing)
     init_params = initial_parameters(X, K, init, smoothing, covariance_type, rng)
 
     def statistics(weights, means, covariances):
+        factors = _e_step_factors(weights, means - shift, covariances, smoothing)
         nk, sy, syy, ll = np.zeros(K), np.zeros((K, D)), np.zeros((K, D, D)), 0.0
         for chunk in _chunks(X, chunk_size):
-            c_nk, c_sy, c_syy, c_ll = _em_pass(
-                shifted(chunk), weights, means - shift, covariances, smoothing
-            )
-            nk, sy, syy, ll = nk + c_nk, sy + c_sy, syy + c_syy, ll + c_ll
-        return nk, sy, syy, ll
+            for _, Yb, resp in blocks(chunk):
+                ll += _e_step_block(Yb, factors, resp)
+                _add_statistics(Yb, resp, nk, sy, syy)
+        return nk, sy, syy, float(ll)
 
     return _run_em(statistics, init_params, N, shift, max_iter, tol, smoothing, covariance_type)
 
