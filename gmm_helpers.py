@@ -648,21 +648,20 @@ def kmeans_plusplus(X, n_components, rng=None):
     """
     X = _check_X(X)
     K = _check_n_components(n_components, X.shape[0])
-    rng = _check_rng(rng)
+    return _kmeans_plusplus(X, K, _check_rng(rng))
+
+
+def _kmeans_plusplus(X, K, rng):
     N = X.shape[0]
     idx = [int(rng.integers(N))]
-    d2 = np.full(N, np.inf)
-    for _ in range(K):
-        if len(idx) < K or _ == 0:
-            for start in range(0, N, 8192):  # blocks keep memory O(N), not O(N D)
-                block = X[start : start + 8192]
-                np.minimum(
-                    d2[start : start + 8192],
-                    ((block - X[idx[-1]]) ** 2).sum(axis=1),
-                    out=d2[start : start + 8192],
-                )
-        if len(idx) == K:
-            break
+    d2 = np.full(N, np.inf)  # squared distance to the nearest centre so far
+    while len(idx) < K:
+        centre = X[idx[-1]]
+        for start in range(0, N, 8192):  # blocks keep memory O(N), not O(N D)
+            # Transposed to (D, b): numpy sums D rows far faster than N short rows.
+            diff = np.subtract(X[start : start + 8192].T, centre[:, None], order="C")
+            diff *= diff
+            np.minimum(d2[start : start + 8192], diff.sum(axis=0), out=d2[start : start + 8192])
         total = d2.sum()
         idx.append(int(rng.integers(N)) if total <= 0 else _draw_proportional(d2, total, rng))
     return X[idx].copy()
@@ -703,10 +702,15 @@ def initial_parameters(
     means : ndarray of shape (K, D)
     covariances : ndarray of shape (K, D, D)
     """
-    X = _check_X(X)
+    return _initial_parameters(
+        _check_X(X), n_components, init, _check_smoothing(smoothing), covariance_type, rng
+    )
+
+
+def _initial_parameters(X, n_components, init, smoothing, covariance_type, rng):
+    """``initial_parameters`` for an X and a smoothing that are already checked."""
     N, D = X.shape
     K = _check_n_components(n_components, N)
-    smoothing = _check_smoothing(smoothing)
     _check_covariance_type(covariance_type)
     if isinstance(init, (tuple, list)):
         if len(init) != 3:
@@ -726,7 +730,7 @@ def initial_parameters(
         means = X[rng.choice(N, size=K, replace=False)].copy()
         return np.full(K, 1.0 / K), means, np.stack([np.eye(D)] * K)
     if isinstance(init, str) and init == "kmeans++":
-        labels = _nearest(X, kmeans_plusplus(X, K, rng))
+        labels = _nearest(X, _kmeans_plusplus(X, K, rng))
         resp = np.zeros((K, N))
         resp[labels, np.arange(N)] = 1.0
         weights, means, covariances = _m_step_T(
@@ -793,9 +797,11 @@ def fit_gmm(
     X = _check_X(X)
     _check_iteration_args(max_iter, tol)
     smoothing = _check_smoothing(smoothing)
-    init_params = initial_parameters(X, n_components, init, smoothing, covariance_type, rng)
-    shift = X.mean(axis=0)  # EM is shift-invariant; centring keeps the sums precise
-    YT = np.ascontiguousarray((X - shift).T)  # D, N
+    init_params = _initial_parameters(X, n_components, init, smoothing, covariance_type, rng)
+    XT = np.ascontiguousarray(X.T)  # D, N (X itself when D = 1: never write to it)
+    shift = XT.mean(axis=1)  # EM is shift-invariant; centring keeps the sums precise
+    YT = XT - shift[:, None]
+    del XT
 
     def statistics(weights, means, covariances):
         return _em_pass(YT, weights, means - shift, covariances, smoothing)
@@ -835,27 +841,27 @@ def _run_em(
     shifted by ``shift``; the M-step is Eq. (9.2).
     """
     weights, means, covariances = init_params
-    scale = None  # the data's mean variance, to tell a collapsed component from a small one
     history = [init_params] if keep_history else []
     log_likelihoods = []
     converged = False
     for _ in range(max_iter):
         nk, sy, syy, ll = statistics(weights, means, covariances)
-        if scale is None:
-            mean = sy.sum(0) / n
-            scale = max(np.trace(syy.sum(0)) / n - mean @ mean, 1e-300) / len(mean)
         weights, means, covariances = _params_from_statistics(
             nk, sy, syy, n, shift, smoothing, covariance_type
         )
-        # With smoothing = 0 a component on one point has rounding-noise variance.
-        collapsed = np.linalg.eigvalsh(covariances).min(axis=1) < 1e-10 * scale
-        if smoothing == 0 and np.any(collapsed):
-            raise ValueError(
-                f"expected every covariance to stay positive definite, got component(s) "
-                f"{np.flatnonzero(collapsed).tolist()} collapsed onto too few points "
-                f"(smoothing={smoothing:g}); "
-                "try increasing smoothing, e.g. smoothing=1e-6 or larger"
-            )
+        # With smoothing = 0 a component on one point has rounding-noise variance:
+        # compare its smallest eigenvalue with the data's mean variance.
+        if smoothing == 0:
+            mean = sy.sum(0) / n
+            scale = max(np.trace(syy.sum(0)) / n - mean @ mean, 1e-300) / len(mean)
+            collapsed = np.linalg.eigvalsh(covariances).min(axis=1) < 1e-10 * scale
+            if np.any(collapsed):
+                raise ValueError(
+                    f"expected every covariance to stay positive definite, got component(s) "
+                    f"{np.flatnonzero(collapsed).tolist()} collapsed onto too few points "
+                    f"(smoothing={smoothing:g}); "
+                    "try increasing smoothing, e.g. smoothing=1e-6 or larger"
+                )
         if keep_history:
             history.append((weights, means, covariances))
         converged = bool(log_likelihoods) and abs(ll - log_likelihoods[-1]) / n < tol

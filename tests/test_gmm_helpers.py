@@ -656,6 +656,18 @@ def test_fit_on_data_with_duplicates_is_finite_or_a_clear_error(seed, n_unique, 
         assert np.all(np.isfinite(fit.resp))
 
 
+@pytest.mark.parametrize("D", [1, 2])
+def test_fitting_never_writes_to_X(D):
+    """With D = 1, X.T is already contiguous: an in-place shift of it would change X."""
+    X = np.random.default_rng(0).standard_normal((300, D)) + 7.0
+    before = X.copy()
+    gh.fit_gmm(X, 2, rng=0, max_iter=3)
+    gh.fit_gmm_chunked(X, 2, chunk_size=70, rng=0, max_iter=3)
+    gh.initial_parameters(X, 2, rng=0)
+    gh.kmeans_plusplus(X, 2, rng=0)
+    np.testing.assert_array_equal(X, before)
+
+
 # ---------------------------------------------------------------------------
 # Bad input: ValueError("expected ..., got ..., try ...")
 # ---------------------------------------------------------------------------
