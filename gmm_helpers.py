@@ -165,7 +165,7 @@ def _cholesky(covariances, what="covariances", smoothing=None):
         chol = np.linalg.cholesky(covariances)
     except np.linalg.LinAlgError:
         chol = None
-    if chol is None or not np.all(np.isfinite(chol)):
+    if chol is None or not np.isfinite(chol).all():
         bad = []
         for k, cov in enumerate(covariances):
             try:
@@ -400,9 +400,11 @@ def _e_step_block(Yb, factors, resp):
 
 def _add_statistics(Yb, resp, nk, sy, syy):
     """Add one block's sums of Eq. (9.1) to nk (K,), sy (K, D) and syy (K, D, D), in place."""
+    K, D = sy.shape
     nk += resp.sum(axis=1)
     sy += resp @ Yb.T
-    syy += (resp[:, None, :] * Yb) @ Yb.T  # (K, D, b) @ (b, D)
+    weighted = (resp[:, None, :] * Yb).reshape(K * D, -1)  # row k D + d: gamma_nk y_nd
+    syy += (weighted @ Yb.T).reshape(K, D, D)  # one matrix product for all K
 
 
 # Columns per block in the E-step: the block's (K D, B) work array takes about 256 KiB,
