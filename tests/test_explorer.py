@@ -145,10 +145,10 @@ def test_fit_explorer_redraws_when_a_slider_moves():
         if hasattr(control, "continuous_update"):  # the sliders, not the dropdowns
             assert control.continuous_update is False
     assert box.state["n_updates"] == 1  # interactive_output draws once at creation
-    first = box.state["figure"]
+    first = gx.png_bytes(box.state["figure"])
     controls["separation"].value = 3.0
     assert box.state["n_updates"] == 2
-    assert box.state["figure"] is not first
+    assert gx.png_bytes(box.state["figure"]) != first
     assert box.state["caption"].startswith("s = 3, K = 3,")
     assert not box.state["figure"].texts  # the caption is printed above it, not repeated
     controls["init"].value = "random"
@@ -161,6 +161,25 @@ def test_fit_explorer_redraws_when_a_slider_moves():
     assert is_message(box.state["figure"])
     assert "no fit: expected" in box.state["caption"]
     render(box.state["figure"])
+    controls["n_samples"].value = 2000  # back to a picture after a message
+    assert len(box.state["figure"].axes) == 2 and box.state["caption"].startswith("s = 3, K = 8,")
+
+
+@pytest.mark.parametrize(
+    "before, after",
+    [
+        ({}, {"separation": 2.0, "n_components": 5}),
+        ({"n_components": 8, "covariance_type": "tied"}, {"n_components": 1}),
+        ({"separation": 0.0}, {"separation": 8.0, "n_samples": 50}),
+    ],
+)
+def test_redrawing_into_the_last_figure_gives_the_fresh_picture(before, after):
+    """The widget draws each update into its previous figure; it must look like a new one."""
+    reused, _ = gx.fit_view(**before, title=False)
+    reused, caption = gx.fit_view(**after, title=False, fig=reused)
+    fresh, same = gx.fit_view(**after, title=False)
+    assert caption == same
+    assert gx.png_bytes(reused) == gx.png_bytes(fresh)
 
 
 def test_scrubber_widget_redraws_and_captions_alternate():
