@@ -517,13 +517,18 @@ def collapse_curves(n_steps=5, separation=5.0, n_samples=2000, seed=0, point=0):
     return _COLLAPSE_CACHE[key]
 
 
+def _nearest_row(curves, smoothing):
+    """The row of ``collapse_curves`` whose smoothing is nearest on a log scale."""
+    return int(np.argmin(np.abs(np.log(curves["smoothing"]) - np.log(smoothing))))
+
+
 def collapse_caption(smoothing, n_steps=5, point=0):
     """What the collapse demo shows at this smoothing (the helpers' message on a collapse)."""
     fit, message = collapse_fit(smoothing, n_steps, point=point)
     if message is not None:
         return f"smoothing = {format_smoothing(smoothing)}: EM stops with the message: {message}"
     curves = collapse_curves(n_steps, point=point)
-    i = int(np.argmin(np.abs(np.log(curves["smoothing"]) - np.log(smoothing))))
+    i = _nearest_row(curves, smoothing)
     return (
         f"smoothing = {format_smoothing(smoothing)}: after {n_steps} EM steps the component on "
         f"point {point} has variance {fit.covariances[3, 0, 0]:.3g}, and the log-likelihood "
@@ -575,7 +580,7 @@ def collapse_figure(smoothing=1e-6, n_steps=5, point=0):
     ax_var.set_title("the component shrinks onto its point", fontsize=10, y=1.01)
     fit, message = collapse_fit(smoothing, n_steps, point=point)
     if message is None:
-        i = int(np.argmin(np.abs(np.log(s) - np.log(smoothing))))
+        i = _nearest_row(curves, smoothing)
         ax_ll.plot(s[i], curves["gain"][i], "o", ms=11, color="crimson", label="current")
         ax_var.plot(s[i], curves["spike_variance"][i], "o", ms=11, color="crimson")
     elif smoothing > 0:
@@ -680,13 +685,6 @@ class _AnimationFrames:
         what = "start (random data points)" if iteration == 0 else f"after EM iteration {iteration}"
         self.title.set_text(f"{what}: log-likelihood {self.per_point[iteration]:.3f} per point")
         return []
-
-
-def animation_figure(run, iteration, dpi=80):
-    """Frame ``iteration`` (0 = start) of ``save_em_animation`` as a figure of its own."""
-    fig = Figure(figsize=(8, 3.6), dpi=dpi)
-    _AnimationFrames(run, fig)(iteration)
-    return fig
 
 
 def save_em_animation(path, run=None, fps=3, hold=4, dpi=80):

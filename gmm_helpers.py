@@ -485,15 +485,6 @@ def e_step(X, weights, means, covariances):
 # ---------------------------------------------------------------------------
 
 
-def _weighted_statistics(YT, resp):
-    """N_k (K,), sum_n gamma_nk y_n (K, D) and sum_n gamma_nk y_n y_n^T (K, D, D)."""
-    K, D = resp.shape[0], YT.shape[0]
-    syy = np.empty((K, D, D))
-    for k in range(K):
-        syy[k] = (YT * resp[k]) @ YT.T
-    return resp.sum(axis=1), resp @ YT.T, syy
-
-
 def _params_from_statistics(nk, sy, syy, n, shift, smoothing, covariance_type):
     """Eqs. (3.3)-(3.6) written in the sums of Eq. (9.1), i.e. Eq. (9.2)."""
     # As scikit-learn does: a component that owns no point keeps a finite mean.
@@ -508,8 +499,13 @@ def _m_step_T(XT, resp, smoothing, covariance_type):
     """M-step on the (D, N) layout, from resp.T of shape (K, N)."""
     # Centring first keeps sum gamma y y^T - N_k m m^T from cancelling (notebook 09).
     shift = XT.mean(axis=1)
-    nk, sy, syy = _weighted_statistics(XT - shift[:, None], resp)
-    return _params_from_statistics(nk, sy, syy, XT.shape[1], shift, smoothing, covariance_type)
+    YT = XT - shift[:, None]  # D, N
+    (K, N), D = resp.shape, YT.shape[0]
+    nk, sy, syy = np.zeros(K), np.zeros((K, D)), np.zeros((K, D, D))
+    B = _block_columns(K, D)
+    for start in range(0, N, B):
+        _add_statistics(YT[:, start : start + B], resp[:, start : start + B], nk, sy, syy)
+    return _params_from_statistics(nk, sy, syy, N, shift, smoothing, covariance_type)
 
 
 def _constrain(weights, means, covariances, nk, smoothing, covariance_type):

@@ -2,9 +2,9 @@
 
 Usage (from the repository root)::
 
-    PYTHONPATH=. .venv/bin/python bench/bench_em.py            # everything, writes bench/results/
-    PYTHONPATH=. .venv/bin/python bench/bench_em.py --quick    # small sizes, a smoke run, no files
-    PYTHONPATH=. .venv/bin/python bench/bench_em.py --only main|chunked|explorer|scaling
+    make bench                                      # everything, writes bench/results/
+    .venv/bin/python bench/bench_em.py --quick      # small sizes, a smoke run, no files
+    .venv/bin/python bench/bench_em.py --only main|chunked|explorer|scaling
 
 Method. Every implementation starts from the same parameters (the original notebook's start:
 K random data points as means, identity covariances, equal weights) and runs a fixed number of
@@ -60,6 +60,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # `python bench/bench_em.py` works without PYTHONPATH too
     sys.path.insert(0, str(ROOT))
 
+import gmm_explorer  # noqa: E402
 import gmm_helpers as gh  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
@@ -126,7 +127,7 @@ def make_start(X, n_components, seed=SEED):
 def original_em(X, weights, means, covariances, n_iter, smoothing=SMOOTHING):
     """The original notebook's gmm() loop, with a given start and without the early break.
 
-    Line for line the loop of /work/shared/seed/gmm_model_original.md: densities with
+    Line for line the loop of the seed notebook (shared/seed/gmm_model_original.md): densities with
     scipy's multivariate_normal.pdf (not in log space), responsibilities, then the M-step
     one component at a time. It returns (weights, means, covariances, log-likelihoods).
     """
@@ -708,28 +709,15 @@ def section_explorer(quick):
     rep = Report()
     rep.add("## Explorer responsiveness")
     rep.add()
-    try:
-        import gmm_explorer
-    except Exception as exc:  # noqa: BLE001 - being written by another helper
-        rep.add(f"skipped: gmm_explorer not available ({type(exc).__name__}: {exc})")
-        return rep
-
     rep.add(f"_{file_version('gmm_explorer.py')}._")
     rep.add()
-
-    def png(fig):
-        if hasattr(gmm_explorer, "png_bytes"):  # what the widget sends to the browser
-            return gmm_explorer.png_bytes(fig)
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png")
-        return buf.getvalue()
 
     def fresh_figure():
         """A new figure: regenerate the data, fit, build the figure, render it; the parts."""
         t0 = time.perf_counter()
         fig = gmm_explorer.fit_figure()  # default slider values
         t1 = time.perf_counter()
-        png(fig)
+        gmm_explorer.png_bytes(fig)  # the PNG the widget sends to the browser
         t2 = time.perf_counter()
         return t1 - t0, t2 - t1
 
