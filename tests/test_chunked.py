@@ -2,6 +2,7 @@
 chunks, the M-step from them, Eq. (9.2), equals m_step, and fit_gmm_chunked reproduces
 fit_gmm while holding only one chunk's responsibilities at a time."""
 
+import threading
 import tracemalloc
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from threadpoolctl import threadpool_info
 
 import gmm_helpers as gh
 
@@ -263,6 +265,29 @@ def test_fit_gmm_chunked_on_a_list_of_rows(seed_data):
         assert_same_fit(got, want)
 
 
+def test_fit_gmm_chunked_threads_give_the_same_fit_bit_for_bit(seed_data):
+    """Pieces are fixed by chunk_size and summed in order, so n_jobs cannot change a bit."""
+    threads_before = threading.active_count()
+    blas_before = [lib["num_threads"] for lib in threadpool_info()]
+    X = np.vstack([seed_data] * 20)  # 40000 rows: many pieces for the threads to share
+    kwargs = dict(chunk_size=5000, rng=0, tol=0, max_iter=6)
+    one = gh.fit_gmm_chunked(X, 3, n_jobs=1, **kwargs)
+    for n_jobs in (2, 3):
+        many = gh.fit_gmm_chunked(X, 3, n_jobs=n_jobs, **kwargs)
+        for name in ("weights", "means", "covariances", "log_likelihoods"):
+            np.testing.assert_array_equal(getattr(many, name), getattr(one, name))
+    assert_same_fit(one, gh.fit_gmm(X, 3, rng=0, tol=0, max_iter=6))
+    assert [lib["num_threads"] for lib in threadpool_info()] == blas_before  # limit undone
+    assert threading.active_count() == threads_before  # the pool's threads are gone
+
+
+def test_fit_gmm_chunked_threads_on_a_memmap(tmp_path, seed_data):
+    X = np.memmap(tmp_path / "X.dat", dtype=float, mode="w+", shape=seed_data.shape)
+    X[:] = seed_data
+    chunked = gh.fit_gmm_chunked(X, 3, chunk_size=300, n_jobs=2, rng=0)
+    assert_same_fit(chunked, gh.fit_gmm(seed_data, 3, rng=0))
+
+
 def test_fit_gmm_chunked_collapse_without_smoothing_raises_clear_error():
     X = np.vstack([np.zeros((1, 2)), np.random.default_rng(0).standard_normal((50, 2)) + 10])
     init = (np.array([0.5, 0.5]), np.array([[0.0, 0.0], [10.0, 10.0]]), np.stack([np.eye(2)] * 2))
@@ -342,6 +367,9 @@ BAD_CALLS = {
     "chunk_size float": lambda: gh.fit_gmm_chunked(X_OK, 2, chunk_size=10.0),
     "chunk_size bool": lambda: gh.fit_gmm_chunked(X_OK, 2, chunk_size=True),
     "chunk_size None": lambda: gh.fit_gmm_chunked(X_OK, 2, chunk_size=None),
+    "n_jobs 0": lambda: gh.fit_gmm_chunked(X_OK, 2, n_jobs=0),
+    "n_jobs float": lambda: gh.fit_gmm_chunked(X_OK, 2, n_jobs=2.0),
+    "n_jobs None": lambda: gh.fit_gmm_chunked(X_OK, 2, n_jobs=None),
     "X NaN in a later chunk": lambda: gh.fit_gmm_chunked(X_NAN_LATE, 2, chunk_size=10),
     "X 1-D": lambda: gh.fit_gmm_chunked(np.ones(10), 1),
     "X 3-D": lambda: gh.fit_gmm_chunked(np.ones((4, 2, 2)), 1),
