@@ -1213,7 +1213,8 @@ def fit_gmm_chunked(
     Because the statistics add up, pieces of the data can be processed at the
     same time: ``n_jobs`` threads do so (numpy releases the GIL while it
     computes), with BLAS limited to one thread each meanwhile. The result is
-    the same for every ``n_jobs``.
+    the same for every ``n_jobs``. Small data (a single piece of at most
+    ``chunk_size`` rows and a few E-step blocks) runs on one thread.
 
     Parameters
     ----------
@@ -1265,14 +1266,16 @@ def fit_gmm_chunked(
             _cholesky(init[2], smoothing=smoothing)
     init_params = initial_parameters(X, K, init, smoothing, covariance_type, rng)
 
+    piece_rows = min(chunk_size, _PIECE_BLOCKS * B)
+
     def pieces():
         for chunk in _chunks(X, chunk_size):
             chunk = np.asarray(chunk)
-            yield from _chunks(chunk, _PIECE_BLOCKS * B)
+            yield from _chunks(chunk, piece_rows)
 
     with ExitStack() as stack:
         pool = None
-        if n_jobs > 1:
+        if n_jobs > 1 and N > piece_rows:  # one piece: nothing to share, no threads
             pool = stack.enter_context(ThreadPoolExecutor(n_jobs))
             stack.enter_context(_blas_controller().limit(limits=1, user_api="blas"))
 
