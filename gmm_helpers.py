@@ -21,10 +21,11 @@ the loop fast without leaving numpy.
 
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from functools import cache
 from numbers import Real
+from threading import Lock
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
@@ -411,9 +412,10 @@ def _add_statistics(Yb, resp, nk, sy, syy):
     syy += (weighted @ Yb.T).reshape(K, D, D)  # one matrix product for all K
 
 
-# Columns per block in the E-step: the block's (K D, B) work array takes about 1 MiB, near
-# the CPU cache's size and big enough that numpy's per-call cost is small (on the 2-core
-# bench machine 1 MiB ran 10-20% faster than 256 KiB, and threads share the work better).
+# Columns per block in the E-step: the block's (K D, B) work array takes about 1 MiB, big
+# enough that numpy's per-call cost is small. On the 2-core bench machine (2026-12-02), one
+# E-step pass over blocks of 1 MiB took 0.94, 0.80 and 1.00 x the time with 256 KiB at
+# (N, D, K) = (1e6, 2, 3), (1e5, 10, 10), (1e5, 50, 20): medians of paired runs.
 _BLOCK_BYTES = 1 << 20
 
 
@@ -1134,7 +1136,7 @@ def _chunks(X, chunk_size):
 
 # Rows per piece of work in fit_gmm_chunked: a few E-step blocks, so a worker thread's share
 # is far bigger than the cost of handing it over. Pieces never cross a chunk boundary, and
-# they are summed in order, so the result does not depend on n_jobs.
+# they are summed in order, so every n_jobs >= 2 gives the same result.
 _PIECE_BLOCKS = 8
 
 
@@ -1166,18 +1168,22 @@ def _piece_statistics(rows, factors, shift, B):
 
 
 def _ordered_map(fn, items, pool, n_jobs):
-    """fn(item) for every item, in order; on a thread pool with at most 2 n_jobs items
-    read ahead, so memory stays bounded by a few chunks."""
+    """fn(item) for every item, in order; on a thread pool with at most n_jobs + 1 items
+    submitted and not yet returned, so memory stays bounded by n_jobs + 1 pieces."""
     if pool is None:
         yield from map(fn, items)
         return
     pending = deque()
-    for item in items:
-        pending.append(pool.submit(fn, item))
-        if len(pending) >= 2 * n_jobs:
+    try:
+        for item in items:
+            pending.append(pool.submit(fn, item))
+            if len(pending) > n_jobs:
+                yield pending.popleft().result()
+        while pending:
             yield pending.popleft().result()
-    while pending:
-        yield pending.popleft().result()
+    finally:  # after an error, the pieces not started yet are not computed for nothing
+        for future in pending:
+            future.cancel()
 
 
 @cache
@@ -1186,6 +1192,31 @@ def _blas_controller():
     from threadpoolctl import ThreadpoolController
 
     return ThreadpoolController()
+
+
+_blas_lock = Lock()
+_blas_limit = {"users": 0, "limiter": None}
+
+
+@contextmanager
+def _one_blas_thread():
+    """BLAS limited to one thread (process-wide) while any fit inside this is running.
+
+    Counted, so that fits running at the same time in several threads restore the
+    original limits only when the last one ends, whatever order they end in.
+    """
+    with _blas_lock:
+        if _blas_limit["users"] == 0:
+            _blas_limit["limiter"] = _blas_controller().limit(limits=1, user_api="blas")
+        _blas_limit["users"] += 1
+    try:
+        yield
+    finally:
+        with _blas_lock:
+            _blas_limit["users"] -= 1
+            if _blas_limit["users"] == 0:
+                _blas_limit["limiter"].restore_original_limits()
+                _blas_limit["limiter"] = None
 
 
 def fit_gmm_chunked(
@@ -1212,9 +1243,12 @@ def fit_gmm_chunked(
 
     Because the statistics add up, pieces of the data can be processed at the
     same time: ``n_jobs`` threads do so (numpy releases the GIL while it
-    computes), with BLAS limited to one thread each meanwhile. The result is
-    the same for every ``n_jobs``. Small data (a single piece of at most
-    ``chunk_size`` rows and a few E-step blocks) runs on one thread.
+    computes), with BLAS limited to one thread each meanwhile. The pieces are
+    added in a fixed order, so every ``n_jobs`` >= 2 gives the same result bit
+    for bit; ``n_jobs=1`` agrees to rounding (its BLAS may split a large matrix
+    product over threads, which can change the last bit). Small data (a single
+    piece of at most ``chunk_size`` rows and a few E-step blocks) runs on one
+    thread.
 
     Parameters
     ----------
@@ -1276,8 +1310,8 @@ def fit_gmm_chunked(
     with ExitStack() as stack:
         pool = None
         if n_jobs > 1 and N > piece_rows:  # one piece: nothing to share, no threads
+            stack.enter_context(_one_blas_thread())  # restored after the pool has stopped
             pool = stack.enter_context(ThreadPoolExecutor(n_jobs))
-            stack.enter_context(_blas_controller().limit(limits=1, user_api="blas"))
 
         def statistics(weights, means, covariances):
             factors = _e_step_factors(weights, means - shift, covariances, smoothing)

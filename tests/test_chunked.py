@@ -265,20 +265,81 @@ def test_fit_gmm_chunked_on_a_list_of_rows(seed_data):
         assert_same_fit(got, want)
 
 
-def test_fit_gmm_chunked_threads_give_the_same_fit_bit_for_bit(seed_data):
-    """Pieces are fixed by chunk_size and summed in order, so n_jobs cannot change a bit."""
-    threads_before = threading.active_count()
-    blas_before = [lib["num_threads"] for lib in threadpool_info()]
-    X = np.vstack([seed_data] * 20)  # 40000 rows: many pieces for the threads to share
-    kwargs = dict(chunk_size=5000, rng=0, tol=0, max_iter=6)
-    one = gh.fit_gmm_chunked(X, 3, n_jobs=1, **kwargs)
-    for n_jobs in (2, 3):
-        many = gh.fit_gmm_chunked(X, 3, n_jobs=n_jobs, **kwargs)
-        for name in ("weights", "means", "covariances", "log_likelihoods"):
-            np.testing.assert_array_equal(getattr(many, name), getattr(one, name))
-    assert_same_fit(one, gh.fit_gmm(X, 3, rng=0, tol=0, max_iter=6))
-    assert [lib["num_threads"] for lib in threadpool_info()] == blas_before  # limit undone
+def blas_threads():
+    return [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+
+
+def many_pieces(seed_data, D):
+    if D == 2:
+        return np.vstack([seed_data] * 20)  # 40000 rows: many pieces for the threads to share
+    return np.random.default_rng(0).standard_normal((9000, D))  # BLAS may thread at D = 50
+
+
+@pytest.mark.parametrize("D", [2, 50])
+def test_fit_gmm_chunked_threads_give_the_same_fit_bit_for_bit(seed_data, D):
+    """Pieces are fixed by chunk_size and summed in order, so n_jobs >= 2 cannot change a bit;
+    n_jobs = 1 (BLAS free to use threads inside a product) agrees to rounding."""
+    threads_before, blas_before = threading.active_count(), blas_threads()
+    X = many_pieces(seed_data, D)
+    kwargs = dict(chunk_size=3000, rng=0, tol=0, max_iter=4)
+    two = gh.fit_gmm_chunked(X, 5, n_jobs=2, **kwargs)
+    three = gh.fit_gmm_chunked(X, 5, n_jobs=3, **kwargs)
+    one = gh.fit_gmm_chunked(X, 5, n_jobs=1, **kwargs)
+    for name in ("weights", "means", "covariances", "log_likelihoods"):
+        np.testing.assert_array_equal(getattr(three, name), getattr(two, name))
+        np.testing.assert_allclose(getattr(one, name), getattr(two, name), rtol=1e-12, atol=1e-14)
+    assert_same_fit(one, gh.fit_gmm(X, 5, rng=0, tol=0, max_iter=4))
+    assert blas_threads() == blas_before  # limit undone
     assert threading.active_count() == threads_before  # the pool's threads are gone
+
+
+def test_one_blas_thread_restores_the_limits_when_the_last_fit_ends():
+    """Fits in several threads: the first to end must not undo the limit of the others,
+    the last to end must restore the original, whatever the order."""
+    before = blas_threads()
+    first, second = gh._one_blas_thread(), gh._one_blas_thread()
+    first.__enter__()
+    second.__enter__()
+    first.__exit__(None, None, None)
+    assert set(blas_threads()) == {1}  # the second fit still runs
+    second.__exit__(None, None, None)
+    assert blas_threads() == before
+
+
+def test_fit_gmm_chunked_threaded_fits_at_the_same_time(seed_data):
+    before, X = blas_threads(), many_pieces(seed_data, 2)
+    fits = [None, None]
+
+    def fit(i):
+        fits[i] = gh.fit_gmm_chunked(X, 3, chunk_size=2000, n_jobs=2, rng=0, tol=0, max_iter=5)
+
+    workers = [threading.Thread(target=fit, args=(i,)) for i in range(2)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    np.testing.assert_array_equal(fits[0].means, fits[1].means)
+    assert blas_threads() == before
+
+
+def test_fit_gmm_chunked_error_in_a_thread_reaches_the_caller(seed_data, monkeypatch):
+    threads_before, blas_before = threading.active_count(), blas_threads()
+    calls = []
+    piece_statistics = gh._piece_statistics
+
+    def failing(*args):
+        calls.append(1)
+        if len(calls) == 3:
+            raise RuntimeError("piece 3 failed")
+        return piece_statistics(*args)
+
+    monkeypatch.setattr(gh, "_piece_statistics", failing)
+    X = many_pieces(seed_data, 2)
+    with pytest.raises(RuntimeError, match="piece 3 failed"):
+        gh.fit_gmm_chunked(X, 3, chunk_size=1000, n_jobs=2, rng=0)
+    assert len(calls) <= 3 + 2  # at most n_jobs + 1 pieces were in flight
+    assert blas_threads() == blas_before
+    assert threading.active_count() == threads_before
 
 
 def test_fit_gmm_chunked_threads_on_a_memmap(tmp_path, seed_data):
