@@ -635,8 +635,8 @@ def section_chunked(quick):
         "chunks (one per core; it limits BLAS to one thread while they run), the target's "
         "row; its ratio to `fit_gmm` takes `fit_gmm` at its faster setting in each round. "
         "*params rel. diff*: the largest max |difference| / max |fit_gmm's| over weights, "
-        "means and covariances after 1 + m iterations (the same for every `n_jobs`, bit "
-        "for bit: tests/test_chunked.py)."
+        "means and covariances after 1 + m iterations (bit for bit the same for every "
+        "`n_jobs` >= 2, to rounding for `n_jobs=1`: tests/test_chunked.py)."
     )
     rep.add()
     rows = []
