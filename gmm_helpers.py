@@ -413,9 +413,9 @@ def _add_statistics(Yb, resp, nk, sy, syy):
 
 
 # Columns per block in the E-step: the block's (K D, B) work array takes about 1 MiB, big
-# enough that numpy's per-call cost is small. On the 2-core bench machine (2026-12-02), one
-# E-step pass over blocks of 1 MiB took 0.94, 0.80 and 1.00 x the time with 256 KiB at
-# (N, D, K) = (1e6, 2, 3), (1e5, 10, 10), (1e5, 50, 20): medians of paired runs.
+# enough that numpy's per-call cost is small. bench/block_size.py times one E-step pass
+# against 256 KiB blocks: on the 2-core bench machine (2026-12-02, two runs) 1 MiB took about
+# 0.94, 0.8 and 1.0 x the time at (N, D, K) = (1e6, 2, 3), (1e5, 10, 10), (1e5, 50, 20).
 _BLOCK_BYTES = 1 << 20
 
 

@@ -328,7 +328,7 @@ def test_fit_gmm_chunked_error_in_a_thread_reaches_the_caller(seed_data, monkeyp
     piece_statistics = gh._piece_statistics
 
     def failing(*args):
-        calls.append(1)
+        calls.append(threading.current_thread())
         if len(calls) == 3:
             raise RuntimeError("piece 3 failed")
         return piece_statistics(*args)
@@ -338,6 +338,7 @@ def test_fit_gmm_chunked_error_in_a_thread_reaches_the_caller(seed_data, monkeyp
     with pytest.raises(RuntimeError, match="piece 3 failed"):
         gh.fit_gmm_chunked(X, 3, chunk_size=1000, n_jobs=2, rng=0)
     assert len(calls) <= 3 + 2  # at most n_jobs + 1 pieces were in flight
+    assert threading.main_thread() not in calls  # the pieces ran on the pool's threads
     assert blas_threads() == blas_before
     assert threading.active_count() == threads_before
 
