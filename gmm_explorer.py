@@ -13,6 +13,8 @@ shown twice), and never raises on a bad slider combination: the helpers'
 - ``save_em_animation``: the GIF of EM converging (docs/figures/em_converging.gif).
 """
 
+import base64
+import html
 import io
 import os
 import textwrap
@@ -73,6 +75,13 @@ def show(fig):
     from IPython.display import Image, display
 
     display(Image(data=png_bytes(fig), format="png"))
+
+
+def _view_html(fig, caption=None):
+    """HTML of the caption (preformatted) above the figure (an inline PNG)."""
+    png = base64.b64encode(png_bytes(fig)).decode("ascii")
+    text = "" if caption is None else f"<pre>{html.escape(caption)}</pre>"
+    return f'{text}<img src="data:image/png;base64,{png}" alt="the figure for these settings">'
 
 
 def _draw_model(ax, X, resp, weights, means, covariances, colors):
@@ -277,11 +286,15 @@ def fit_explorer():
 def _explorer(view, controls, columns, css_class):
     """Wire ``view(**values)`` to the controls with interactive_output; lay them out.
 
-    ``view`` returns a figure, or (figure, caption): the caption is printed above it.
+    ``view`` returns a figure, or (figure, caption): the caption is shown above it.
     """
     import ipywidgets as w
 
     state = {"n_updates": 0, "figure": None, "caption": None}
+    # Caption and picture are one widget value, replaced whole on each update. Printed into
+    # the Output widget instead, quick slider moves in Voila now and then left two captions
+    # and no picture (clear_output(wait=True) racing the next update's messages).
+    shown = w.HTML()
 
     def update(**values):
         try:
@@ -291,16 +304,15 @@ def _explorer(view, controls, columns, css_class):
         fig, caption = result if isinstance(result, tuple) else (result, None)
         state["n_updates"] += 1
         state["figure"], state["caption"] = fig, caption
-        if caption is not None:
-            print(caption)
-        show(fig)
+        shown.value = _view_html(fig, caption)
 
-    output = w.interactive_output(update, controls)
+    output = w.interactive_output(update, controls)  # stays empty unless something escapes
     widgets = list(controls.values())
     split = np.cumsum((0,) + tuple(columns))
     box = w.VBox(
         [
             w.HBox([w.VBox(widgets[a:b]) for a, b in zip(split[:-1], split[1:], strict=True)]),
+            shown,
             output,
         ]
     )

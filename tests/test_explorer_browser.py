@@ -1,5 +1,5 @@
 """The fit explorer in a real browser: Voila serves notebook 05, headless Chromium moves the
-separation and K sliders, and the figure in the widget's output must change, with no error.
+separation and K sliders, and the figure the widget shows must change, with no error.
 
 Starts its own Voila on 127.0.0.1 (a free port) and its own Chromium; both are stopped in
 fixture finalizers, so no process outlives the test. Skips only when Debian's chromium or
@@ -42,7 +42,8 @@ VOILA_WORKAROUND = (
 )
 
 EXPLORER = ".gmm-fit-explorer"
-FIGURE = f"{EXPLORER} .widget-output img"
+SHOWN = f"{EXPLORER} .widget-html"  # the caption and the picture
+FIGURE = f"{SHOWN} img"
 # An exception shown anywhere: a traceback, "SomeError: ...", or Voila's own error note. (The
 # prose may name `ValueError`; a raised one always comes with its colon.)
 ERROR_PATTERN = re.compile(r"Traceback|\b\w*(Error|Exception): |There was an error")
@@ -171,7 +172,7 @@ def output_text(browser):
     """The text the fit explorer prints above its picture: the settings and the verdict."""
     return browser.execute_script(
         "const out = document.querySelector(arguments[0]); return out ? out.innerText : '';",
-        f"{EXPLORER} .widget-output",
+        SHOWN,
     )
 
 
