@@ -1504,23 +1504,32 @@ def plot_density_contours(fit, X=None, ax=None, levels=12, grid_size=200, margin
 # ---------------------------------------------------------------------------
 
 
-def check_answer(name, answer, expected, rtol=1e-6, atol=1e-8):
-    """Compare a learner's exercise answer with the helper's and print a verdict (every notebook).
+def check_answer(name, answer, expected=None, rtol=None, atol=None):
+    """Compare a learner's exercise answer with the expected one and print a verdict.
 
-    ``answer=None`` means "not attempted yet", so notebooks run top to bottom
-    before anyone has written a line. Returns True only for a correct answer.
+    ``name`` is the exercise's chapter.number ("6.1"); its expected value is
+    computed in ``exercises.py``, out of sight of the notebook. ``answer=None``
+    means "not attempted yet", so notebooks run top to bottom before anyone has
+    written a line. ``expected`` (with ``rtol``, ``atol``) overrides the lookup,
+    for checks outside the course's exercises. Returns True only for a correct answer.
     """
+    label = name if str(name).startswith("Exercise") else f"Exercise {name}"
     if answer is None:
-        print(f"{name}: not attempted yet (replace None with your answer and re-run this cell)")
+        print(f"{label}: not attempted yet (replace None with your answer and re-run this cell)")
         return False
+    if expected is None:
+        import exercises
+
+        expected, default_rtol, default_atol = exercises.expected(name)
+    else:
+        default_rtol, default_atol = 1e-6, 1e-8
+    rtol = default_rtol if rtol is None else rtol
+    atol = default_atol if atol is None else atol
     try:
         ok = np.shape(answer) == np.shape(expected) and np.allclose(
             np.asarray(answer, dtype=float), np.asarray(expected, dtype=float), rtol=rtol, atol=atol
         )
     except (TypeError, ValueError):
         ok = False
-    print(
-        f"{name}: "
-        + ("correct!" if ok else "not yet: compare your shapes and values with the helper's")
-    )
+    print(f"{label}: " + ("correct!" if ok else "not yet: check your shapes and values"))
     return bool(ok)

@@ -1172,3 +1172,24 @@ def test_plot_density_contours(no_show, seed_fit, seed_data):
     params = (seed_fit.weights, seed_fit.means, seed_fit.covariances)
     assert gh.plot_density_contours(params, ax=ax, grid_size=30) is ax
     assert any(isinstance(c, ContourSet) for c in ax.collections)
+
+
+def test_check_answer_looks_up_the_exercise(monkeypatch, capsys):
+    """Without ``expected`` the value comes from exercises.py, by the exercise's name."""
+    import exercises
+
+    monkeypatch.setitem(exercises._EXERCISES, "99.1", (lambda: np.array([1.0, 2.0]), 1e-6, 0.0))
+    assert gh.check_answer("99.1", [1.0, 2.0]) is True
+    assert "Exercise 99.1: correct!" in capsys.readouterr().out
+    assert gh.check_answer("99.1", [1.0, 2.1]) is False
+    assert "2.0" not in capsys.readouterr().out  # the verdict never shows the answer
+    with pytest.raises(ValueError, match="expected an exercise name"):
+        gh.check_answer("99.9", 1.0)
+
+
+def test_every_registered_exercise_computes():
+    import exercises
+
+    for name in exercises.names():
+        value, rtol, atol = exercises.expected(name)
+        assert np.all(np.isfinite(np.asarray(value, dtype=float))), name
