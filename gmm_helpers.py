@@ -1351,6 +1351,26 @@ def component_colors(n_components):
     return mpl.colormaps["hsv"](np.linspace(0, 1, n_components, endpoint=False))[:, :3]
 
 
+def aligned_colors(reference_means, means):
+    """Colours for fitted components so each takes its matching true cluster's colour (K, 3).
+
+    Component ``order[j]`` (``align_components``) gets colour j of
+    ``component_colors``: the same cluster has the same colour in every figure.
+    """
+    order = align_components(reference_means, means)
+    base = component_colors(len(order))
+    colors = np.empty_like(base)
+    colors[order] = base
+    return colors
+
+
+def _label_axes(ax, xlabel="$x_1$", ylabel="$x_2$"):
+    if not ax.get_xlabel():
+        ax.set_xlabel(xlabel)
+    if not ax.get_ylabel():
+        ax.set_ylabel(ylabel)
+
+
 def plot_responsibilities(X, resp, ax=None, colors=None, s=6, alpha=0.6):
     """Scatter the points, each coloured by its responsibilities (notebooks 02, 04).
 
@@ -1374,6 +1394,7 @@ def plot_responsibilities(X, resp, ax=None, colors=None, s=6, alpha=0.6):
     shared = len(ax.get_shared_x_axes().get_siblings(ax)) > 1
     shared = shared and len(ax.get_shared_y_axes().get_siblings(ax)) > 1
     ax.set_aspect("equal", adjustable="box" if shared else "datalim")
+    _label_axes(ax)
     return ax
 
 
@@ -1425,10 +1446,12 @@ def plot_ellipses(
     return ax
 
 
-def plot_fit(X, fit, ax=None, n_std=(1, 2), title=None, s=6):
+def plot_fit(X, fit, ax=None, n_std=(1, 2), title=None, s=6, reference_means=None):
     """Points coloured by responsibilities with the fit's ellipses and means (notebook 04).
 
-    ``s`` is the marker size of the points (larger for a handful of points).
+    ``s`` is the marker size of the points (larger for a handful of points). With
+    ``reference_means`` (K, 2), e.g. the true means, each component takes the colour
+    of the reference it matches (``aligned_colors``).
     """
     ax = _axes(ax)
     weights, means, covariances = _as_parameters(fit)
@@ -1437,7 +1460,11 @@ def plot_fit(X, fit, ax=None, n_std=(1, 2), title=None, s=6):
         if isinstance(fit, GMMFit) and fit.resp is not None
         else e_step(X, weights, means, covariances)[0]
     )
-    colors = component_colors(len(weights))
+    colors = (
+        component_colors(len(weights))
+        if reference_means is None
+        else aligned_colors(reference_means, means)
+    )
     plot_responsibilities(X, resp, ax=ax, colors=colors, s=s)
     plot_ellipses(means, covariances, ax=ax, n_std=n_std, colors=colors)
     if title is not None:
@@ -1496,6 +1523,7 @@ def plot_density_contours(fit, X=None, ax=None, levels=12, grid_size=200, margin
     ax.contour(gx, gy, z, levels=levels, **kwargs)
     if X is not None:
         ax.scatter(X[:, 0], X[:, 1], s=6, c="k", alpha=0.5, linewidths=0)
+    _label_axes(ax)
     return ax
 
 

@@ -1193,3 +1193,13 @@ def test_every_registered_exercise_computes():
     for name in exercises.names():
         value, rtol, atol = exercises.expected(name)
         assert np.all(np.isfinite(np.asarray(value, dtype=float))), name
+
+
+def test_aligned_colors_follow_the_reference(no_show):
+    """Permuting the fitted components permutes their colours with them."""
+    ref = np.array([[0.0, 0.0], [5.0, 5.0], [0.0, 5.0]])
+    perm = np.array([2, 0, 1])
+    colors = gh.aligned_colors(ref, ref[perm] + 0.1)
+    np.testing.assert_array_equal(colors[np.argsort(perm)], gh.component_colors(3))
+    ax = gh.plot_responsibilities(ref, np.eye(3))
+    assert ax.get_xlabel() == "$x_1$" and ax.get_ylabel() == "$x_2$"
