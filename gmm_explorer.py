@@ -5,15 +5,22 @@ returns a matplotlib ``Figure`` built without pyplot (nothing to close, nothing
 shown twice), and never raises on a bad slider combination: the helpers'
 ``ValueError`` message is drawn instead.
 
-- ``fit_figure`` / ``fit_explorer``: regenerate the original data, refit, redraw.
+- ``FitSettings``, ``fit_figure`` / ``fit_explorer``: regenerate the original
+  data, refit, redraw.
 - ``em_run``, ``scrubber_figure`` / ``em_scrubber``: one fit, stepped through
   half-step by half-step (E-step, M-step, E-step, ...).
 - ``collapse_figure`` / ``collapse_explorer``: a component sitting on one data
   point, and how the smoothing floor stops its log-likelihood running away.
 - ``save_em_animation``: the GIF of EM converging (docs/figures/em_converging.gif).
+
+Iterations are numbered as in ``gh.plot_log_likelihood``: iteration t's E-step
+computes the log-likelihood of the parameters iteration t starts with, so the
+starting parameters' log-likelihood is that of iteration 1.
 """
 
 import base64
+import dataclasses
+import functools
 import html
 import io
 import os
@@ -33,6 +40,7 @@ COLLAPSE_SMOOTHINGS = [("0", 0.0)] + [(f"1e-{p}", 10.0**-p) for p in range(12, 0
 SAMPLE_SIZES = (5, 20, 50, 100, 200, 500, 1000, 2000, 5000)
 
 _FIGSIZE = (10, 4.2)
+_WIDGET_DPI = 150  # the widgets' PNGs: 1.5 screen pixels per CSS pixel at full width
 _SLIDER_STYLE = {"description_width": "110px"}
 
 
@@ -45,22 +53,17 @@ def _wrap(text, width=100):
     return textwrap.fill(str(text), width, break_on_hyphens=False)
 
 
-def format_smoothing(smoothing):
+def _format_smoothing(smoothing):
     """'0', '1e-06', '0.01', ...: short and exact enough for a caption."""
     return "0" if smoothing == 0 else f"{smoothing:g}"
 
 
-def message_figure(message, title="No picture for these settings", figsize=(10, 1.8)):
+def _message_figure(message, title="No picture for these settings", figsize=(10, 1.8)):
     """A figure holding only a short message (the helpers' ValueError text)."""
     fig = Figure(figsize=figsize)
     fig.text(0.02, 0.88, _wrap(title, 105), fontsize=12, weight="bold", va="top")
     fig.text(0.02, 0.55, _wrap(message, 110), fontsize=11, va="top", color="firebrick")
     return fig
-
-
-def figure_messages(fig):
-    """All text drawn on ``fig`` outside its axes, e.g. the message of ``message_figure``."""
-    return [t.get_text() for t in fig.texts]
 
 
 def png_bytes(fig, dpi=None):
@@ -78,17 +81,47 @@ def show(fig):
 
 
 def _view_html(fig, caption=None):
-    """HTML of the caption (preformatted) above the figure (an inline PNG)."""
-    png = base64.b64encode(png_bytes(fig)).decode("ascii")
-    text = "" if caption is None else f"<pre>{html.escape(caption)}</pre>"
-    return f'{text}<img src="data:image/png;base64,{png}" alt="the figure for these settings">'
+    """HTML of the caption above the figure, both as wide as the page allows.
+
+    The PNG has more pixels than its full CSS width (sharp on high-density
+    screens) and shrinks with the page (no horizontal scrolling in a narrow
+    window); the caption wraps.
+    """
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=_WIDGET_DPI, pil_kwargs={"compress_level": 1})
+    png = base64.b64encode(buf.getvalue()).decode("ascii")
+    css_width = round(fig.get_figwidth() * 100)
+    text = (
+        ""
+        if caption is None
+        else '<pre style="white-space: pre-wrap; overflow-wrap: anywhere; margin: 0 0 4px 0">'
+        f"{html.escape(caption)}</pre>"
+    )
+    return (
+        f'{text}<img src="data:image/png;base64,{png}" alt="the figure for these settings" '
+        f'style="display: block; width: 100%; max-width: {css_width}px; height: auto">'
+    )
+
+
+def _draw_means(ax, means, colors, size=13):
+    """Each mean as a large cross in its component's colour, outlined so it shows on the points."""
+    for mean, color in zip(means, colors, strict=True):
+        ax.plot(*mean[:2], marker="X", ms=size, mfc=color[:3], mec="k", mew=1.5, zorder=5)
 
 
 def _draw_model(ax, X, resp, weights, means, covariances, colors):
     gh.plot_responsibilities(X, resp, ax=ax, colors=colors)
     gh.plot_ellipses(means, covariances, ax=ax, n_std=(1, 2), colors=colors, weights=weights)
+    _draw_means(ax, means, colors)
     ax.set_xlabel("x₁")
     ax.set_ylabel("x₂")
+
+
+def _component_colors(means, separation):
+    """The true clusters' colours for a three-component fit of the seed data, else tab10."""
+    if len(means) == 3:
+        return gh.aligned_colors(gh.seed_parameters(separation)[1], means)
+    return gh.component_colors(len(means))
 
 
 def _two_panels(fig, top=0.84):
@@ -118,31 +151,116 @@ def _data_limits(ax, X, pad=0.08):
     ax.set_ylim(lo[1] - pad * span[1], hi[1] + pad * span[1])
 
 
+def _slider_kwargs(description):
+    return {"description": description, "continuous_update": False, "style": _SLIDER_STYLE}
+
+
+def _explorer(view, controls, columns, css_class, unrun_text, rows=None):
+    """Wire ``view(**values)`` to the controls with interactive_output; lay them out.
+
+    ``view`` returns a figure, or (figure, caption): the caption is shown above it.
+    ``rows``: the widgets above the picture (default: ``controls`` in ``columns``).
+    ``unrun_text``: what a notebook that was saved but not run shows instead of the widget.
+    The box carries ``.controls`` (name -> widget), ``.output`` (the Output widget, empty
+    unless something escapes) and ``.state`` (``n_updates``, the last ``figure`` and
+    ``caption``).
+    """
+    import ipywidgets as w
+
+    class Explorer(w.VBox):
+        def _repr_mimebundle_(self, **kwargs):
+            return {**super()._repr_mimebundle_(**kwargs), "text/plain": unrun_text}
+
+    state = {"n_updates": 0, "figure": None, "caption": None}
+    # One widget value for caption and picture, replaced whole on each update: printed into
+    # the Output widget, quick slider moves in Voila sometimes left two captions and no
+    # picture (clear_output(wait=True) racing the next update's messages).
+    shown = w.HTML(layout=w.Layout(width="100%"))
+
+    def update(**values):
+        try:
+            result = view(**values)
+        except Exception as err:  # noqa: BLE001 - a widget shows a message, never a traceback
+            result = _message_figure(f"{type(err).__name__}: {err}", title="Something went wrong")
+        fig, caption = result if isinstance(result, tuple) else (result, None)
+        state["n_updates"] += 1
+        state["figure"], state["caption"] = fig, caption
+        shown.value = _view_html(fig, caption)
+
+    output = w.interactive_output(update, controls)
+    if rows is None:
+        widgets = list(controls.values())
+        split = np.cumsum((0,) + tuple(columns))
+        rows = w.HBox(
+            [w.VBox(widgets[a:b]) for a, b in zip(split[:-1], split[1:], strict=True)],
+            layout=w.Layout(flex_flow="row wrap"),
+        )
+    box = Explorer([rows, shown, output], layout=w.Layout(width="100%"))
+    box.add_class(css_class)
+    box.controls, box.output, box.state = controls, output, state
+    return box
+
+
 # ---------------------------------------------------------------------------
 # 1. Fit explorer
 # ---------------------------------------------------------------------------
 
 
-def fit_model(
-    separation=5.0,
-    n_components=3,
-    smoothing=1e-2,
-    n_samples=2000,
-    seed=0,
-    init="kmeans++",
-    covariance_type="full",
-):
-    """Regenerate the original data and fit it; returns (X, fit, None) or (X, None, message)."""
+@dataclass(frozen=True)
+class FitSettings:
+    """The fit explorer's slider values, with the original notebook's as defaults.
+
+    ``fit_model``, ``fit_figure`` take one of these, or its fields as keywords:
+    ``fit_figure(separation=3.0)`` is ``fit_figure(FitSettings(separation=3.0))``.
+    """
+
+    separation: float = 5.0
+    n_components: int = 3
+    smoothing: float = 1e-2
+    n_samples: int = 2000
+    seed: int = 0
+    init: str = "kmeans++"
+    covariance_type: str = "full"
+
+    def __str__(self):
+        return (
+            f"s = {self.separation:g}, K = {self.n_components}, "
+            f"smoothing = {_format_smoothing(self.smoothing)}, N = {self.n_samples}, "
+            f"seed = {self.seed}, init = {self.init}, covariance = {self.covariance_type}"
+        )
+
+
+def _settings(settings, changes):
+    if settings is not None and not isinstance(settings, FitSettings):
+        raise ValueError(
+            f"expected a FitSettings, got {settings!r}; try FitSettings(separation=3.0) or "
+            "keywords such as separation=3.0"
+        )
+    unknown = set(changes) - {f.name for f in dataclasses.fields(FitSettings)}
+    if unknown:
+        raise ValueError(
+            f"expected settings among {[f.name for f in dataclasses.fields(FitSettings)]}, "
+            f"got {sorted(unknown)}; try fit_figure(separation=3.0, n_components=4)"
+        )
+    return dataclasses.replace(settings or FitSettings(), **changes)
+
+
+def fit_model(settings=None, /, **changes):
+    """Regenerate the original data and fit it; returns (X, fit, None) or (X, None, message).
+
+    ``settings``: a ``FitSettings`` (default: the defaults), updated by ``changes``.
+    """
+    s = _settings(settings, changes)
     X = None
     try:
-        X, _ = gh.sample_seed_data(separation, n_samples, rng=seed)
+        X, _ = gh.sample_seed_data(s.separation, s.n_samples, rng=s.seed)
         fit = gh.fit_gmm(
             X,
-            n_components,
-            covariance_type=covariance_type,
-            init=init,
-            smoothing=smoothing,
-            rng=seed,
+            s.n_components,
+            covariance_type=s.covariance_type,
+            init=s.init,
+            smoothing=s.smoothing,
+            rng=s.seed,
         )
     except ValueError as err:
         return X, None, str(err)
@@ -158,42 +276,26 @@ def fit_summary(X, fit):
     )
 
 
-def fit_view(
-    separation=5.0,
-    n_components=3,
-    smoothing=1e-2,
-    n_samples=2000,
-    seed=0,
-    init="kmeans++",
-    covariance_type="full",
-    title=True,
-    fig=None,
-):
+def _fit_view(settings, title=True, fig=None):
     """Fit the original data with these settings; returns (figure, caption).
 
     The caption is two lines: the settings, then the verdict of ``fit_summary``
     (or why there is no fit). ``title=False`` leaves it off the figure, for the
-    widget, which prints it above the picture as text. ``fig``: an earlier
-    untitled figure of ``fit_view`` to draw into again (the widget does this:
+    widget, which shows it above the picture as text. ``fig``: an earlier
+    untitled figure of ``_fit_view`` to draw into again (the widget does this:
     new axes and their ticks are about a third of the time of a redraw).
     """
-    settings = (
-        f"s = {separation:g}, K = {n_components}, smoothing = {format_smoothing(smoothing)}, "
-        f"N = {n_samples}, seed = {seed}, init = {init}, covariance = {covariance_type}"
-    )
-    X, fit, message = fit_model(
-        separation, n_components, smoothing, n_samples, seed, init, covariance_type
-    )
+    X, fit, message = fit_model(settings)
     if message is not None:
         heading = f"Cannot fit with {settings}" if title else "No fit for these settings"
-        return message_figure(message, title=heading), f"{settings}\nno fit: {message}"
-    caption = settings + "\n" + fit_summary(X, fit)
+        return _message_figure(message, title=heading), f"{settings}\nno fit: {message}"
+    caption = f"{settings}\n{fit_summary(X, fit)}"
     if fig is not None and not title and len(fig.axes) == 2 and not fig.texts:
         ax_data, ax_ll = _empty_panels(fig)
     else:
         fig = Figure(figsize=_FIGSIZE if title else (_FIGSIZE[0], _FIGSIZE[1] - 0.5))
         ax_data, ax_ll = _two_panels(fig, top=0.84 if title else 0.91)
-    colors = gh.component_colors(fit.n_components)
+    colors = _component_colors(fit.means, settings.separation)
     _draw_model(ax_data, X, fit.resp, fit.weights, fit.means, fit.covariances, colors)
     _data_limits(ax_data, X)
     ax_data.set_title("points coloured by responsibilities", fontsize=10, y=1.01)
@@ -204,65 +306,52 @@ def fit_view(
     return fig, caption
 
 
-def fit_figure(
-    separation=5.0,
-    n_components=3,
-    smoothing=1e-2,
-    n_samples=2000,
-    seed=0,
-    init="kmeans++",
-    covariance_type="full",
-):
+def fit_figure(settings=None, /, **changes):
     """Fit the original data with these settings and draw the result (notebook 05).
 
     Left: the points coloured by their responsibilities, the 1 and 2 sigma
-    ellipses and the means. Right: the mean log-likelihood per point at each
+    ellipses and the means; with K = 3 each component has the colour of the
+    true cluster it matches. Right: the mean log-likelihood per point at each
     iteration. The title says the settings and the outcome (final log-likelihood,
     iterations, BIC, converged). On a combination the helpers reject (K > N, a
     collapse at smoothing 0, ...) the figure holds their message instead.
+
+    Parameters
+    ----------
+    settings : FitSettings, optional
+    **changes
+        Fields of ``FitSettings`` to change, e.g. ``separation=3.0``.
 
     Returns
     -------
     matplotlib.figure.Figure
     """
-    return fit_view(separation, n_components, smoothing, n_samples, seed, init, covariance_type)[0]
-
-
-def _slider_kwargs(description):
-    return {
-        "description": description,
-        "continuous_update": False,
-        "style": _SLIDER_STYLE,
-    }
+    return _fit_view(_settings(settings, changes))[0]
 
 
 def fit_explorer():
-    """Sliders and dropdowns for ``fit_figure``; returns the widget (a VBox).
-
-    The box carries ``.controls`` (name -> widget), ``.output`` (the Output
-    widget) and ``.state`` (``n_updates`` and the last ``figure``), which the
-    tests use.
-    """
+    """Sliders and dropdowns for ``fit_figure``; returns the widget (a VBox)."""
     import ipywidgets as w
 
+    d = FitSettings()
     controls = {
         "separation": w.FloatSlider(
-            value=5.0, min=0.0, max=8.0, step=0.25, **_slider_kwargs("separation s")
+            value=d.separation, min=0.0, max=8.0, step=0.25, **_slider_kwargs("separation s")
         ),
-        "n_components": w.IntSlider(value=3, min=1, max=8, **_slider_kwargs("components K")),
+        "n_components": w.IntSlider(
+            value=d.n_components, min=1, max=8, **_slider_kwargs("components K")
+        ),
         "smoothing": w.SelectionSlider(
-            options=SMOOTHING_OPTIONS, value=1e-2, **_slider_kwargs("smoothing")
+            options=SMOOTHING_OPTIONS, value=d.smoothing, **_slider_kwargs("smoothing")
         ),
         "n_samples": w.SelectionSlider(
-            options=SAMPLE_SIZES, value=2000, **_slider_kwargs("points N")
+            options=SAMPLE_SIZES, value=d.n_samples, **_slider_kwargs("points N")
         ),
-        "seed": w.IntSlider(value=0, min=0, max=20, **_slider_kwargs("seed")),
-        "init": w.Dropdown(
-            options=gh.INITS, value="kmeans++", description="init", style=_SLIDER_STYLE
-        ),
+        "seed": w.IntSlider(value=d.seed, min=0, max=20, **_slider_kwargs("seed")),
+        "init": w.Dropdown(options=gh.INITS, value=d.init, description="init", style=_SLIDER_STYLE),
         "covariance_type": w.Dropdown(
             options=gh.COVARIANCE_TYPES,
-            value="full",
+            value=d.covariance_type,
             description="covariance",
             style=_SLIDER_STYLE,
         ),
@@ -270,7 +359,7 @@ def fit_explorer():
     drawn = {"figure": None}  # the last picture with axes, to draw the next one into
 
     def view(**values):
-        fig, caption = fit_view(**values, title=False, fig=drawn["figure"])
+        fig, caption = _fit_view(FitSettings(**values), title=False, fig=drawn["figure"])
         if fig.axes:
             drawn["figure"] = fig
         return fig, caption
@@ -280,45 +369,9 @@ def fit_explorer():
         controls,
         columns=(4, 3),
         css_class="gmm-fit-explorer",
+        unrun_text="[Fit explorer: its sliders need a running kernel. Run this notebook "
+        "(make lab) or the app (make app); the figure for the default settings is above.]",
     )
-
-
-def _explorer(view, controls, columns, css_class):
-    """Wire ``view(**values)`` to the controls with interactive_output; lay them out.
-
-    ``view`` returns a figure, or (figure, caption): the caption is shown above it.
-    """
-    import ipywidgets as w
-
-    state = {"n_updates": 0, "figure": None, "caption": None}
-    # Caption and picture are one widget value, replaced whole on each update. Printed into
-    # the Output widget instead, quick slider moves in Voila now and then left two captions
-    # and no picture (clear_output(wait=True) racing the next update's messages).
-    shown = w.HTML()
-
-    def update(**values):
-        try:
-            result = view(**values)
-        except Exception as err:  # noqa: BLE001 - a widget shows a message, never a traceback
-            result = message_figure(f"{type(err).__name__}: {err}", title="Something went wrong")
-        fig, caption = result if isinstance(result, tuple) else (result, None)
-        state["n_updates"] += 1
-        state["figure"], state["caption"] = fig, caption
-        shown.value = _view_html(fig, caption)
-
-    output = w.interactive_output(update, controls)  # stays empty unless something escapes
-    widgets = list(controls.values())
-    split = np.cumsum((0,) + tuple(columns))
-    box = w.VBox(
-        [
-            w.HBox([w.VBox(widgets[a:b]) for a, b in zip(split[:-1], split[1:], strict=True)]),
-            shown,
-            output,
-        ]
-    )
-    box.add_class(css_class)
-    box.controls, box.output, box.state = controls, output, state
-    return box
 
 
 # ---------------------------------------------------------------------------
@@ -330,13 +383,15 @@ def _explorer(view, controls, columns, css_class):
 class EMRun:
     """One fit with its full history, ready to be stepped through.
 
-    ``resps[i]`` are the responsibilities under ``fit.history[i]``, i.e. what
-    the E-step of iteration i + 1 computes; there are 2 * n_iter half-steps.
+    ``resps[t - 1]`` are the responsibilities under ``fit.history[t - 1]``, i.e. what
+    the E-step of iteration t computes; there are 2 * n_iter half-steps. ``colors``:
+    one RGB colour per component, (K, 3).
     """
 
     X: np.ndarray
     fit: gh.GMMFit
     resps: list
+    colors: np.ndarray
 
     @property
     def n_half_steps(self):
@@ -348,29 +403,30 @@ def em_run(separation=5.0, n_samples=2000, seed=0, n_components=3, init="random"
 
     The defaults start from three random data points (the original notebook's
     start), two of them in the same cluster and none in the small one, so EM
-    has to move a component across the picture: 22 iterations.
+    has to move a component across the picture: 22 iterations. Each component
+    keeps one colour throughout: that of the true cluster its final mean matches.
     """
     X, _ = gh.sample_seed_data(separation, n_samples, rng=seed)
     fit = gh.fit_gmm(X, n_components, init=init, rng=rng, keep_history=True)
     resps = [gh.e_step(X, *params)[0] for params in fit.history[:-1]]
-    return EMRun(X, fit, resps)
+    return EMRun(X, fit, resps, _component_colors(fit.means, separation))
 
 
-def half_step(step):
+def _half_step(step):
     """(iteration, 'E' or 'M') of half-step ``step`` (0-based): 0 -> (1, 'E'), 1 -> (1, 'M')."""
     return step // 2 + 1, "EM"[step % 2]
 
 
-def half_step_caption(run, step):
-    """The caption naming half-step ``step`` of ``run``."""
+def _half_step_caption(run, step):
     if not 0 <= step < run.n_half_steps:
         return f"no half-step {step}: this fit has half-steps 0 to {run.n_half_steps - 1}"
-    iteration, kind = half_step(step)
+    iteration, kind = _half_step(step)
     ll = run.fit.log_likelihoods[iteration - 1] / len(run.X)
     if kind == "E":
         return (
             f"iteration {iteration}, E-step: recolour the points by the responsibilities of "
-            f"the current parameters (log-likelihood {ll:.3f} per point)"
+            f"the parameters iteration {iteration} starts with (their log-likelihood: "
+            f"{ll:.3f} per point)"
         )
     return (
         f"iteration {iteration}, M-step: move each ellipse to the weighted mean and "
@@ -382,17 +438,18 @@ def scrubber_figure(run=None, step=0, title=True):
     """Draw half-step ``step`` of an ``EMRun`` (default: ``em_run()``).
 
     E-step: the points take the colours of the current parameters' responsibilities.
-    M-step: the same colours, the ellipses move from where they were (dashed) to
-    the new parameters (solid). Right: the log-likelihood with a marker at the
-    current iteration. The title is ``half_step_caption`` (``title=False``: none).
+    M-step: the same colours, the ellipses move from where they were (dashed, the
+    old mean a ring) to the new parameters (solid, the new mean a cross), an arrow
+    from each old mean to its new one. Right: the log-likelihood with a marker at the
+    current iteration. The title names the half-step (``title=False``: none).
     """
     run = em_run() if run is None else run
     if not 0 <= step < run.n_half_steps:
-        return message_figure(half_step_caption(run, step))
-    iteration, kind = half_step(step)
+        return _message_figure(_half_step_caption(run, step))
+    iteration, kind = _half_step(step)
     before = run.fit.history[iteration - 1]
     after = run.fit.history[iteration]
-    colors = gh.component_colors(run.fit.n_components)
+    colors = run.colors
     fig = Figure(figsize=_FIGSIZE if title else (_FIGSIZE[0], _FIGSIZE[1] - 0.5))
     ax_data, ax_ll = _two_panels(fig, top=0.84 if title else 0.91)
     resp = run.resps[iteration - 1]
@@ -401,9 +458,14 @@ def scrubber_figure(run=None, step=0, title=True):
     else:
         gh.plot_ellipses(before[1], before[2], ax=ax_data, n_std=(1, 2), colors=colors, ls="--")
         _draw_model(ax_data, run.X, resp, *after, colors)
-        for old, new in zip(before[1], after[1], strict=True):
+        for old, new, color in zip(before[1], after[1], colors, strict=True):
+            ax_data.plot(*old, "o", ms=10, mfc="white", mec=color, mew=2.5, zorder=4)
             ax_data.annotate(
-                "", xy=new, xytext=old, arrowprops={"arrowstyle": "->", "lw": 1.5, "color": "k"}
+                "",
+                xy=new,
+                xytext=old,
+                arrowprops={"arrowstyle": "-|>", "lw": 2, "color": "k", "shrinkA": 5},
+                zorder=4,
             )
     _data_limits(ax_data, run.X)
     ax_data.set_title(
@@ -414,7 +476,7 @@ def scrubber_figure(run=None, step=0, title=True):
     )
     ax_ll.set_title("log-likelihood, computed in each E-step", fontsize=10, y=1.01)
     if title:
-        fig.suptitle(_wrap(half_step_caption(run, step), 100), fontsize=10.5)
+        fig.suptitle(_wrap(_half_step_caption(run, step), 100), fontsize=10.5)
     return fig
 
 
@@ -427,12 +489,14 @@ def em_scrubber(run=None):
     play = w.Play(value=0, min=0, max=run.n_half_steps - 1, interval=900, description="play")
     w.jslink((play, "value"), (slider, "value"))
     box = _explorer(
-        lambda step: (scrubber_figure(run, step, title=False), half_step_caption(run, step)),
+        lambda step: (scrubber_figure(run, step, title=False), _half_step_caption(run, step)),
         {"step": slider},
         columns=(1,),
         css_class="gmm-em-scrubber",
+        unrun_text="[EM scrubber: its slider needs a running kernel. Run this notebook "
+        "(make lab) or the app (make app); half-steps 0, 4 and 5 are drawn above.]",
+        rows=w.HBox([play, slider], layout=w.Layout(flex_flow="row wrap")),
     )
-    box.children = (w.HBox([play, slider]), box.children[1])
     box.run = run
     return box
 
@@ -442,7 +506,7 @@ def em_scrubber(run=None):
 # ---------------------------------------------------------------------------
 
 
-def collapse_start(X, point=0, spike_variance=1e-12, separation=5.0):
+def _collapse_start(X, point=0, spike_variance=1e-12, separation=5.0):
     """The true three components plus a fourth sitting on ``X[point]`` with a tiny covariance."""
     N = len(X)
     weights, means, covariances = gh.seed_parameters(separation)
@@ -454,16 +518,17 @@ def collapse_start(X, point=0, spike_variance=1e-12, separation=5.0):
 
 
 def collapse_fit(smoothing, n_steps=5, separation=5.0, n_samples=2000, seed=0, point=0):
-    """``n_steps`` EM steps from ``collapse_start``.
+    """``n_steps`` EM steps from the true three components plus a fourth on ``X[point]``.
 
-    Returns (fit, None), or (None, message) with the helpers' ValueError message.
+    The fourth has weight 1 / N and covariance 1e-12 I. Returns (fit, None), or
+    (None, message) with the helpers' ValueError message.
     """
     X, _ = gh.sample_seed_data(separation, n_samples, rng=seed)
     try:
         fit = gh.fit_gmm(
             X,
             4,
-            init=collapse_start(X, point, separation=separation),
+            init=_collapse_start(X, point, separation=separation),
             smoothing=smoothing,
             max_iter=n_steps,
             tol=0,
@@ -487,46 +552,39 @@ def collapse_gain(smoothing, n_steps=5, point=0):
     return fit.log_likelihood - honest.log_likelihood
 
 
-_COLLAPSE_CACHE = {}
-
-
+@functools.cache
 def collapse_curves(n_steps=5, separation=5.0, n_samples=2000, seed=0, point=0):
     """For every smoothing > 0 of ``COLLAPSE_SMOOTHINGS``: the log-likelihood after
-    ``n_steps`` EM steps from ``collapse_start``, the variance of the component on
+    ``n_steps`` EM steps of ``collapse_fit``, the variance of the component on
     the point, and the log-likelihood of an honest three-component fit (EM from
     the true parameters) with the same smoothing. Where the helpers stop EM with a
     ValueError (a collapse), ``collapsed`` is True and the other entries are NaN.
+    Computed once per argument list; the arrays are read-only.
 
     Returns
     -------
     dict of arrays: smoothing, log_likelihood, spike_variance, honest, gain, collapsed
     """
-    key = (n_steps, separation, n_samples, seed, point)
-    if key not in _COLLAPSE_CACHE:
-        X, _ = gh.sample_seed_data(separation, n_samples, rng=seed)
-        truth = gh.seed_parameters(separation)
-        rows = []
-        for _, s in COLLAPSE_SMOOTHINGS[1:]:
-            fit, _ = collapse_fit(s, n_steps, separation, n_samples, seed, point)
-            try:
-                honest = gh.fit_gmm(X, 3, init=truth, smoothing=s).log_likelihood
-            except ValueError:
-                honest = np.nan
-            if fit is None:
-                rows.append((s, np.nan, np.nan, honest))
-            else:
-                rows.append((s, fit.log_likelihood, fit.covariances[3, 0, 0], honest))
-        curves = dict(
-            zip(
-                ("smoothing", "log_likelihood", "spike_variance", "honest"),
-                np.array(rows).T,
-                strict=True,
-            )
-        )
-        curves["gain"] = curves["log_likelihood"] - curves["honest"]
-        curves["collapsed"] = np.isnan(curves["log_likelihood"])
-        _COLLAPSE_CACHE[key] = curves
-    return _COLLAPSE_CACHE[key]
+    X, _ = gh.sample_seed_data(separation, n_samples, rng=seed)
+    truth = gh.seed_parameters(separation)
+    rows = []
+    for _, s in COLLAPSE_SMOOTHINGS[1:]:
+        fit, _ = collapse_fit(s, n_steps, separation, n_samples, seed, point)
+        try:
+            honest = gh.fit_gmm(X, 3, init=truth, smoothing=s).log_likelihood
+        except ValueError:
+            honest = np.nan
+        if fit is None:
+            rows.append((s, np.nan, np.nan, honest))
+        else:
+            rows.append((s, fit.log_likelihood, fit.covariances[3, 0, 0], honest))
+    names = ("smoothing", "log_likelihood", "spike_variance", "honest")
+    curves = dict(zip(names, np.array(rows).T, strict=True))
+    curves["gain"] = curves["log_likelihood"] - curves["honest"]
+    curves["collapsed"] = np.isnan(curves["log_likelihood"])
+    for values in curves.values():
+        values.setflags(write=False)
+    return curves
 
 
 def _nearest_row(curves, smoothing):
@@ -534,15 +592,13 @@ def _nearest_row(curves, smoothing):
     return int(np.argmin(np.abs(np.log(curves["smoothing"]) - np.log(smoothing))))
 
 
-def collapse_caption(smoothing, n_steps=5, point=0):
-    """What the collapse demo shows at this smoothing (the helpers' message on a collapse)."""
-    fit, message = collapse_fit(smoothing, n_steps, point=point)
+def _collapse_caption(smoothing, fit, message, curves, n_steps, point):
+    """What the collapse demo shows for ``collapse_fit``'s (fit, message) at this smoothing."""
     if message is not None:
-        return f"smoothing = {format_smoothing(smoothing)}: EM stops with the message: {message}"
-    curves = collapse_curves(n_steps, point=point)
+        return f"smoothing = {_format_smoothing(smoothing)}: EM stops with the message: {message}"
     i = _nearest_row(curves, smoothing)
     return (
-        f"smoothing = {format_smoothing(smoothing)}: after {n_steps} EM steps the component on "
+        f"smoothing = {_format_smoothing(smoothing)}: after {n_steps} EM steps the component on "
         f"point {point} has variance {fit.covariances[3, 0, 0]:.3g}, and the log-likelihood "
         f"is {fit.log_likelihood - curves['honest'][i]:+.1f} above the honest fit's"
     )
@@ -561,6 +617,7 @@ def collapse_figure(smoothing=1e-6, n_steps=5, point=0):
     title holds the helpers' message.
     """
     curves = collapse_curves(n_steps, point=point)
+    fit, message = collapse_fit(smoothing, n_steps, point=point)
     fig = Figure(figsize=_FIGSIZE)
     top = 0.8
     ax_ll = fig.add_axes((0.07, 0.12, 0.41, top - 0.12))
@@ -590,7 +647,6 @@ def collapse_figure(smoothing=1e-6, n_steps=5, point=0):
     ax_var.set_xlabel("smoothing")
     ax_var.set_ylabel("variance")
     ax_var.set_title("the component shrinks onto its point", fontsize=10, y=1.01)
-    fit, message = collapse_fit(smoothing, n_steps, point=point)
     if message is None:
         i = _nearest_row(curves, smoothing)
         ax_ll.plot(s[i], curves["gain"][i], "o", ms=11, color="crimson", label="current")
@@ -619,11 +675,8 @@ def collapse_figure(smoothing=1e-6, n_steps=5, point=0):
         )
     ax_ll.legend(fontsize=8, loc="lower left")
     ax_var.legend(fontsize=8, loc="upper left")
-    fig.suptitle(
-        _wrap(collapse_caption(smoothing, n_steps, point), 110),
-        fontsize=10.5,
-        color="firebrick" if message else "k",
-    )
+    caption = _collapse_caption(smoothing, fit, message, curves, n_steps, point)
+    fig.suptitle(_wrap(caption, 110), fontsize=10.5, color="firebrick" if message else "k")
     return fig
 
 
@@ -639,6 +692,8 @@ def collapse_explorer(smoothing=1e-6):
         {"smoothing": slider},
         columns=(1,),
         css_class="gmm-collapse-explorer",
+        unrun_text="[Collapse demo: its slider needs a running kernel. Run this notebook "
+        "(make lab) or the app (make app); the figure for smoothing 1e-6 is above.]",
     )
 
 
@@ -650,19 +705,19 @@ def collapse_explorer(smoothing=1e-6):
 class _AnimationFrames:
     """Draws the frames of ``save_em_animation`` on one figure, changing only what moves.
 
-    Frame i (0 = start) shows the parameters after iteration i, the points coloured by
-    their responsibilities, and the log-likelihood curve up to i. The axes, the points
-    and the labels are built once; each frame recolours the points, redraws the
-    ellipses and extends the curve, which is what makes the GIF cheap to write.
+    Frame t = 1 ... n_iter is iteration t's E-step: the parameters iteration t starts
+    with, the points coloured by their responsibilities, and the log-likelihood curve
+    up to iteration t (as the scrubber draws it). Frame n_iter + 1 is the fitted mixture.
+    The axes, the points and the labels are built once; each frame recolours the
+    points, redraws the ellipses and extends the curve, which keeps the GIF cheap.
     """
 
     def __init__(self, run, fig):
         self.run, self.fig = run, fig
         n_iter, N = run.fit.n_iter, len(run.X)
-        self.colors = gh.component_colors(run.fit.n_components)
+        self.colors = run.colors
         self.resps = list(run.resps) + [run.fit.resp]
-        final = gh.score(run.X, run.fit)
-        self.per_point = np.append(run.fit.log_likelihoods / N, final)
+        self.per_point = run.fit.log_likelihoods / N
         self.ax_data, self.ax_ll = _two_panels(fig, top=0.86)
         gh.plot_responsibilities(run.X, self.resps[0], ax=self.ax_data, colors=self.colors)
         self.points = self.ax_data.collections[0]
@@ -673,39 +728,49 @@ class _AnimationFrames:
         (self.marker,) = self.ax_ll.plot([], [], "o", ms=10, color="crimson")
         low, high = self.per_point.min(), self.per_point.max()
         margin = 0.05 * (high - low)
-        self.ax_ll.set_xlim(-0.5, n_iter + 0.5)
+        self.ax_ll.set_xlim(0.5, n_iter + 0.5)
         self.ax_ll.set_ylim(low - margin, high + margin)
         self.ax_ll.set_xlabel("iteration")
         self.ax_ll.set_ylabel("mean log-likelihood per point")
+        self.ax_ll.set_title("log-likelihood, computed in each E-step", fontsize=10)
         self.title = fig.suptitle("", fontsize=11)
         self.moving = []
 
-    def __call__(self, iteration):
+    def __call__(self, frame):
         for artist in self.moving:
             artist.remove()
-        ax = self.ax_data
+        ax, n_iter = self.ax_data, self.run.fit.n_iter
         before = len(ax.patches), len(ax.lines)
-        self.points.set_facecolors(np.clip(self.resps[iteration] @ self.colors, 0, 1))
-        weights, means, covariances = self.run.fit.history[iteration]
+        self.points.set_facecolors(np.clip(self.resps[frame - 1] @ self.colors, 0, 1))
+        weights, means, covariances = self.run.fit.history[frame - 1]
         gh.plot_ellipses(
             means, covariances, ax=ax, n_std=(1, 2), colors=self.colors, weights=weights
         )
+        _draw_means(ax, means, self.colors, size=11)
         self.moving = ax.patches[before[0] :] + ax.lines[before[1] :]
-        steps = np.arange(iteration + 1)
-        self.curve.set_data(steps, self.per_point[: iteration + 1])
-        self.marker.set_data([iteration], [self.per_point[iteration]])
-        what = "start (random data points)" if iteration == 0 else f"after EM iteration {iteration}"
-        self.title.set_text(f"{what}: log-likelihood {self.per_point[iteration]:.3f} per point")
+        shown = min(frame, n_iter)
+        self.curve.set_data(np.arange(1, shown + 1), self.per_point[:shown])
+        if frame <= n_iter:
+            self.marker.set_data([frame], [self.per_point[frame - 1]])
+            start = " (the start: random data points)" if frame == 1 else ""
+            self.title.set_text(
+                f"iteration {frame}{start}: log-likelihood {self.per_point[frame - 1]:.3f} "
+                "per point"
+            )
+        else:
+            self.marker.set_data([], [])
+            converged = "converged" if self.run.fit.converged else "not converged"
+            self.title.set_text(f"the fit after {n_iter} iterations ({converged})")
         return []
 
 
 def save_em_animation(path, run=None, fps=3, hold=4, dpi=80):
     """Write a GIF of EM converging on the original data (``em_run()`` by default).
 
-    One frame per iteration, from the random start to convergence, then the last
-    frame ``hold`` more times so the loop pauses on the answer. Uses
-    ``FuncAnimation`` with ``PillowWriter``; the file is byte-identical from run to
-    run, and replaced atomically (a reader never sees half a file).
+    One frame per iteration (its E-step, from the random start on), then the
+    fitted mixture, shown ``hold`` more times so the loop pauses on the answer.
+    Uses ``FuncAnimation`` with ``PillowWriter``; the file is byte-identical from
+    run to run, and replaced atomically (a reader never sees half a file).
 
     Returns
     -------
@@ -717,7 +782,7 @@ def save_em_animation(path, run=None, fps=3, hold=4, dpi=80):
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     n_iter = run.fit.n_iter
-    frames = list(range(n_iter + 1)) + [n_iter] * hold
+    frames = list(range(1, n_iter + 2)) + [n_iter + 1] * hold
     fig = Figure(figsize=(8, 3.6), dpi=dpi)
     draw = _AnimationFrames(run, fig)
     anim = FuncAnimation(fig, draw, frames=frames, init_func=lambda: [], blit=False, repeat=False)
@@ -755,7 +820,7 @@ def show_animation(path, alt="EM converging on the original data"):
 # ---------------------------------------------------------------------------
 
 
-def worst_mean_error(separation, n_init=10, n_samples=2000, seed=0):
+def _worst_mean_error(separation, n_init=10, n_samples=2000, seed=0):
     """Largest distance between a true centre and its fitted mean (K = 3, best of ``n_init``)."""
     X, _ = gh.sample_seed_data(separation, n_samples, rng=seed)
     fit = gh.fit_restarts(X, 3, n_init=n_init, rng=seed)[0]
@@ -765,8 +830,12 @@ def worst_mean_error(separation, n_init=10, n_samples=2000, seed=0):
 
 
 def smallest_recovering_separation(tol=0.5, step=0.25, max_separation=8.0, **kwargs):
-    """The smallest separation on the slider's grid where ``worst_mean_error`` < ``tol``."""
+    """The smallest separation on the slider's grid where K = 3 recovers the clusters.
+
+    Recovery: the best of ``n_init`` restarts puts every fitted mean within ``tol`` of
+    its true centre. ``kwargs``: ``n_init``, ``n_samples``, ``seed``.
+    """
     for separation in np.arange(0.0, max_separation + step / 2, step):
-        if worst_mean_error(separation, **kwargs) < tol:
+        if _worst_mean_error(separation, **kwargs) < tol:
             return float(separation)
     return None

@@ -1,9 +1,10 @@
 """The interactive explorer (gmm_explorer, notebook 05): every slider combination gives a
 picture or a short message, never an exception, and the widgets redraw when a value changes."""
 
-import hashlib
+import base64
 import io
 import itertools
+import re
 import warnings
 from pathlib import Path
 
@@ -36,6 +37,11 @@ def is_message(fig):
     return len(fig.axes) == 0
 
 
+def messages(fig):
+    """All text drawn on ``fig`` outside its axes (the message of a message figure)."""
+    return [t.get_text() for t in fig.texts]
+
+
 # ---------------------------------------------------------------------------
 # Fit explorer
 # ---------------------------------------------------------------------------
@@ -49,7 +55,8 @@ def test_fit_model_never_raises_on_the_slider_grid():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         for separation, K, smoothing, N, init, cov in grid:
-            X, fit, message = gx.fit_model(separation, K, smoothing, N, 0, init, cov)
+            settings = gx.FitSettings(separation, K, smoothing, N, 0, init, cov)
+            X, fit, message = gx.fit_model(settings)
             assert (fit is None) != (message is None)
             if fit is not None:
                 assert np.isfinite(fit.log_likelihood)
@@ -73,7 +80,7 @@ CASES = [
 @pytest.mark.parametrize("case", CASES, ids=[f"s{c[0]}-K{c[1]}-sm{c[2]}-N{c[3]}" for c in CASES])
 def test_fit_figure_draws_for_every_init_and_covariance_type(case, init, covariance_type):
     separation, K, smoothing, N = case
-    fig = gx.fit_figure(separation, K, smoothing, N, 0, init, covariance_type)
+    fig = gx.fit_figure(gx.FitSettings(separation, K, smoothing, N, 0, init, covariance_type))
     assert render(fig) > 0
     if K > N:
         assert is_message(fig)
@@ -99,21 +106,64 @@ def test_default_fit_figure_has_data_curve_and_summary():
 
 
 def test_fit_view_caption_has_settings_and_verdict():
-    fig, caption = gx.fit_view(separation=4.0, n_components=4, title=False)
-    settings, verdict = caption.split("\n")
-    assert settings.startswith("s = 4, K = 4, smoothing = 0.01, N = 2000")
+    settings = gx.FitSettings(separation=4.0, n_components=4)
+    fig, caption = gx._fit_view(settings, title=False)
+    line, verdict = caption.split("\n")
+    assert line == str(settings)
+    assert line.startswith("s = 4, K = 4, smoothing = 0.01, N = 2000")
     for word in ("final log-likelihood", "iterations", "BIC", "converged"):
         assert word in verdict
     assert not fig.texts and len(fig.axes) == 2
     render(fig)
-    titled, same = gx.fit_view(separation=4.0, n_components=4)
-    assert same == caption and titled.texts[0].get_text() == caption
+    titled = gx.fit_figure(separation=4.0, n_components=4)
+    assert titled.texts[0].get_text() == caption
+
+
+def test_settings_object_and_keywords_are_the_same_call():
+    settings = gx.FitSettings(separation=3.0, n_components=2, seed=4)
+    by_object, by_keywords = (
+        gx.fit_model(settings),
+        gx.fit_model(separation=3.0, n_components=2, seed=4),
+    )
+    assert np.array_equal(by_object[0], by_keywords[0])
+    assert np.array_equal(by_object[1].means, by_keywords[1].means)
+    changed = gx.fit_model(settings, n_components=5)[1]  # keywords change the object's values
+    assert changed.means.shape == (5, 2)
+    assert gx.fit_model()[1].means.shape == (3, 2)  # the defaults: the original notebook's
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: gx.fit_figure(separaton=3.0), "expected settings among"),
+        (lambda: gx.fit_model({"separation": 3.0}), "expected a FitSettings"),
+    ],
+)
+def test_bad_settings_are_a_clear_value_error(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+def test_three_fitted_components_take_their_true_clusters_colours():
+    """Default fit: each ellipse has the colour of the true cluster its mean is nearest to."""
+    fig = gx.fit_figure()
+    X, fit, _ = gx.fit_model()
+    true_means = gh.seed_parameters(5.0)[1]
+    ax_data = fig.axes[0]
+    base = gh.component_colors(3)
+    for ellipse in ax_data.patches:
+        k = np.argmin(np.linalg.norm(fit.means - ellipse.center, axis=1))
+        cluster = np.argmin(np.linalg.norm(true_means - fit.means[k], axis=1))
+        if np.linalg.norm(true_means[cluster] - fit.means[k]) < 1:  # a clear match
+            assert np.allclose(ellipse.get_edgecolor()[:3], base[cluster])
+    colours = {tuple(np.round(e.get_edgecolor()[:3], 6)) for e in ax_data.patches}
+    assert colours == {tuple(np.round(c, 6)) for c in base}
 
 
 def test_message_path_for_k_larger_than_n():
     fig = gx.fit_figure(n_components=8, n_samples=5)
     assert is_message(fig)
-    text = " ".join(gx.figure_messages(fig))
+    text = " ".join(messages(fig))
     assert "n_components" in text and "Cannot fit" in text
     assert "Traceback" not in text
 
@@ -123,7 +173,7 @@ def test_message_path_for_collapse_at_smoothing_zero():
     assert fit is None and "collapsed" in message
     fig = gx.fit_figure(n_components=3, n_samples=5, smoothing=0.0)
     assert is_message(fig)
-    assert any("collapsed" in t for t in gx.figure_messages(fig))
+    assert any("collapsed" in t for t in messages(fig))
 
 
 def test_smoothing_options_are_a_log_scale_down_to_zero():
@@ -175,9 +225,10 @@ def test_fit_explorer_redraws_when_a_slider_moves():
 )
 def test_redrawing_into_the_last_figure_gives_the_fresh_picture(before, after):
     """The widget draws each update into its previous figure; it must look like a new one."""
-    reused, _ = gx.fit_view(**before, title=False)
-    reused, caption = gx.fit_view(**after, title=False, fig=reused)
-    fresh, same = gx.fit_view(**after, title=False)
+    before, after = gx.FitSettings(**before), gx.FitSettings(**after)
+    reused, _ = gx._fit_view(before, title=False)
+    reused, caption = gx._fit_view(after, title=False, fig=reused)
+    fresh, same = gx._fit_view(after, title=False)
     assert caption == same
     assert gx.png_bytes(reused) == gx.png_bytes(fresh)
 
@@ -198,7 +249,7 @@ def test_collapse_explorer_redraws_and_shows_the_message_at_zero():
     assert box.state["n_updates"] == 1
     box.controls["smoothing"].value = 0.0
     assert box.state["n_updates"] == 2
-    assert any("collapsed" in t for t in gx.figure_messages(box.state["figure"]))
+    assert any("collapsed" in t for t in messages(box.state["figure"]))
     render(box.state["figure"])
 
 
@@ -223,12 +274,12 @@ def test_em_run_keeps_the_history(run):
 
 
 def test_half_step_captions_alternate_e_and_m(run):
-    captions = [gx.half_step_caption(run, step) for step in range(run.n_half_steps)]
+    captions = [gx._half_step_caption(run, step) for step in range(run.n_half_steps)]
     for step, caption in enumerate(captions):
         iteration = step // 2 + 1
         kind = "E-step" if step % 2 == 0 else "M-step"
         assert caption.startswith(f"iteration {iteration}, {kind}: ")
-    assert "no half-step" in gx.half_step_caption(run, run.n_half_steps)
+    assert "no half-step" in gx._half_step_caption(run, run.n_half_steps)
 
 
 @pytest.mark.parametrize("step", [0, 1, 4, 5, -1])
@@ -241,6 +292,35 @@ def test_scrubber_figure_draws(run, step):
     ax_ll = fig.axes[1]
     marker = ax_ll.lines[-1]  # plot_log_likelihood's marker at the current iteration
     assert marker.get_xdata()[0] == step // 2 + 1
+
+
+def mean_markers(ax):
+    """The large filled crosses that mark the means, as (x, y, face colour)."""
+    return [
+        (*line.get_xydata()[0], tuple(line.get_markerfacecolor()[:3]))
+        for line in ax.lines
+        if line.get_marker() == "X"
+    ]
+
+
+def test_scrubber_means_are_large_crosses_in_their_components_colours(run):
+    for step in (0, 5):
+        ax_data = gx.scrubber_figure(run, step).axes[0]
+        iteration = step // 2 + 1
+        means = run.fit.history[iteration if step % 2 else iteration - 1][1]
+        marks = mean_markers(ax_data)
+        assert len(marks) == 3
+        for (x, y, face), mean, color in zip(marks, means, run.colors, strict=True):
+            assert np.allclose((x, y), mean) and np.allclose(face, color)
+        big = [line for line in ax_data.lines if line.get_marker() == "X"]
+        assert all(line.get_markersize() >= 12 and line.get_zorder() > 2 for line in big)
+    old_means = [line for line in ax_data.lines if line.get_marker() == "o"]  # the M-step
+    assert np.allclose([line.get_xydata()[0] for line in old_means], run.fit.history[2][1])
+
+
+def test_scrubber_colours_follow_the_true_clusters(run):
+    """The component that ends on a true cluster has that cluster's colour throughout."""
+    assert np.allclose(run.colors, gh.aligned_colors(gh.seed_parameters(5.0)[1], run.fit.means))
 
 
 def test_scrubber_figure_out_of_range_is_a_message(run):
@@ -270,7 +350,37 @@ def test_collapse_at_zero_gives_the_helpers_message():
         gx.collapse_gain(0.0)
 
 
-def test_collapse_demo_survives_the_helpers_stopping_early(monkeypatch):
+@pytest.fixture
+def fresh_collapse_curves():
+    """collapse_curves computed anew in the test, and again after it (no stale cache)."""
+    gx.collapse_curves.cache_clear()
+    yield
+    gx.collapse_curves.cache_clear()
+
+
+def test_collapse_curves_are_computed_once_and_read_only():
+    curves = gx.collapse_curves()
+    assert gx.collapse_curves() is curves
+    with pytest.raises(ValueError, match="read-only"):
+        curves["gain"][0] = 0.0
+
+
+def test_a_collapse_figure_runs_collapse_fit_once(monkeypatch):
+    gx.collapse_curves()  # the curves are cached: a draw needs only the current smoothing's fit
+    calls = []
+    real = gx.collapse_fit
+
+    def counted(*args, **kwargs):
+        calls.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(gx, "collapse_fit", counted)
+    for smoothing in (1e-6, 0.0):
+        render(gx.collapse_figure(smoothing))
+    assert [args[0] for args in calls] == [1e-6, 0.0]
+
+
+def test_collapse_demo_survives_the_helpers_stopping_early(monkeypatch, fresh_collapse_curves):
     """If the helpers declare a collapse already at small smoothings > 0, the demo still draws."""
     real = gx.collapse_fit
     message = "expected every covariance to stay positive definite, got a collapse"
@@ -279,7 +389,6 @@ def test_collapse_demo_survives_the_helpers_stopping_early(monkeypatch):
         return (None, message) if smoothing < 1e-9 else real(smoothing, *args, **kwargs)
 
     monkeypatch.setattr(gx, "collapse_fit", stops_early)
-    monkeypatch.setattr(gx, "_COLLAPSE_CACHE", {})
     curves = gx.collapse_curves()
     assert curves["collapsed"].sum() == 3 and np.isnan(curves["gain"][:3]).all()
     for smoothing in (1e-11, 1e-6, 0.0):
@@ -314,17 +423,37 @@ def test_em_animation_is_small_and_reproducible(tmp_path, run):
     with Image.open(path) as gif:
         assert gif.format == "GIF" and gif.n_frames >= 20
         assert gif.info["duration"] == 330  # 3 frames per second, in GIF's centiseconds
-    if GIF.exists():  # the committed file is what a re-run writes, byte for byte
-        assert hashlib.sha256(data).hexdigest() == hashlib.sha256(GIF.read_bytes()).hexdigest()
-    else:
-        gx.save_em_animation(tmp_path / "again.gif", run)
-        assert (tmp_path / "again.gif").read_bytes() == data
+    gx.save_em_animation(tmp_path / "again.gif", run)
+    assert (tmp_path / "again.gif").read_bytes() == data
+
+
+def test_animation_numbers_iterations_as_the_scrubber_does(run):
+    """Frame t is iteration t: the parameters it starts with and the log-likelihood its
+    E-step computes, plotted at t as gh.plot_log_likelihood and the scrubber plot it."""
+    fig = Figure(figsize=(8, 3.6), dpi=40)
+    frames = gx._AnimationFrames(run, fig)
+    N, n_iter = len(run.X), run.fit.n_iter
+    reference = gh.plot_log_likelihood(
+        run.fit.log_likelihoods, ax=Figure().add_subplot(), per_sample=N
+    ).lines[0]
+    for t in (1, 2, n_iter):
+        frames(t)
+        assert fig.texts[0].get_text().startswith(f"iteration {t}")
+        assert np.array_equal(frames.curve.get_xdata(), np.arange(1, t + 1))
+        assert np.allclose(frames.curve.get_ydata(), reference.get_ydata()[:t])
+        assert list(frames.marker.get_xdata()) == [t]
+        assert np.allclose([m[:2] for m in mean_markers(frames.ax_data)], run.fit.history[t - 1][1])
+    assert "start" in (frames(1), fig.texts[0].get_text())[1]
+    frames(n_iter + 1)  # the fitted mixture: the full curve, no iteration marked
+    assert np.allclose([m[:2] for m in mean_markers(frames.ax_data)], run.fit.means)
+    assert len(frames.curve.get_xdata()) == n_iter and len(frames.marker.get_xdata()) == 0
+    assert f"after {n_iter} iterations" in fig.texts[0].get_text()
 
 
 def test_smallest_recovering_separation():
     s = gx.smallest_recovering_separation()
     assert s is not None and 0 < s < 5
-    assert gx.worst_mean_error(s) < 0.5 <= gx.worst_mean_error(s - 0.25)
+    assert gx._worst_mean_error(s) < 0.5 <= gx._worst_mean_error(s - 0.25)
 
 
 def test_show_animation_embeds_the_gif_only_under_voila(monkeypatch):
@@ -347,12 +476,34 @@ def test_show_animation_embeds_the_gif_only_under_voila(monkeypatch):
     assert shown[-1].data[:6] == b"GIF89a"
 
 
+@pytest.mark.parametrize("make", [gx.fit_explorer, gx.collapse_explorer, gx.em_scrubber])
+def test_an_unrun_notebook_shows_a_line_on_running_the_cell(make):
+    """The widget's text/plain, which a saved notebook shows before its kernel runs."""
+    bundle = make()._repr_mimebundle_()
+    text = bundle["text/plain"]
+    assert "running kernel" in text and "make lab" in text and "above" in text
+    assert "VBox" not in text and len(text) < 200
+    assert "application/vnd.jupyter.widget-view+json" in bundle  # a live front end still draws
+
+
+def test_the_widget_picture_fits_the_page_and_stays_sharp():
+    from PIL import Image
+
+    box = gx.fit_explorer()
+    html = box.children[1].value
+    assert 'style="white-space: pre-wrap' in html  # the caption wraps
+    match = re.search(r'src="data:image/png;base64,([^"]+)".*max-width: (\d+)px', html)
+    with Image.open(io.BytesIO(base64.b64decode(match.group(1)))) as png:
+        assert png.width >= 1.4 * int(match.group(2))  # more pixels than CSS pixels
+    assert "width: 100%" in html
+
+
 def test_an_unexpected_error_in_a_view_becomes_a_message(monkeypatch):
-    def broken(**values):
+    def broken(*args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(gx, "fit_view", broken)
+    monkeypatch.setattr(gx, "_fit_view", broken)
     box = gx.fit_explorer()
     assert box.state["n_updates"] == 1
     assert is_message(box.state["figure"])
-    assert "RuntimeError: boom" in " ".join(gx.figure_messages(box.state["figure"]))
+    assert "RuntimeError: boom" in " ".join(messages(box.state["figure"]))
