@@ -6,6 +6,7 @@
 #   make bench       time EM (bench/bench_em.py)
 #   make lab         JupyterLab on notebooks/
 #   make app         the interactive explorer as a Voila app on http://127.0.0.1:8866
+#   make load-test   10 simulated users on the app for a minute: bench/results/load_test.md
 #   make clean       remove .venv, caches and build artefacts (not the committed pages)
 
 SHELL := /bin/sh
@@ -96,11 +97,24 @@ bench: $(STAMP)
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks/ $$([ "$$(id -u)" = 0 ] && echo --allow-root)
 
-# The synchronous kernel manager: with Voila's default async one the page now and then stays
-# at "Executing n of N" for good (see tests/test_explorer_browser.py, voila-dashboards/voila#1428).
+# Voila's default kernel manager (the async one, named here) and its culling: a kernel whose
+# page is gone (no websocket left: closed, reloaded) and idle for 120 s is shut down, checked
+# every 30 s; an open page keeps its kernel however long it sits idle. The same options as
+# bench/load_test.py's APP_OPTIONS (tests/test_explorer_browser.py checks).
+APP_OPTIONS := \
+	--VoilaConfiguration.multi_kernel_manager_class=jupyter_server.services.kernels.kernelmanager.AsyncMappingKernelManager \
+	--MappingKernelManager.cull_idle_timeout=120 \
+	--MappingKernelManager.cull_interval=30 \
+	--MappingKernelManager.cull_connected=False
+
 app: $(STAMP)
-	$(BIN)/voila $(APP_NOTEBOOK) --no-browser --Voila.ip=127.0.0.1 --port=$(APP_PORT) \
-		--VoilaConfiguration.multi_kernel_manager_class=jupyter_server.services.kernels.kernelmanager.MappingKernelManager
+	$(BIN)/voila $(APP_NOTEBOOK) --no-browser --Voila.ip=127.0.0.1 --port=$(APP_PORT) $(APP_OPTIONS)
+
+# 10 simulated users on the app, a slider move each every 2 s for a minute; writes
+# bench/results/load_test.md (its short form runs in `make test`).
+.PHONY: load-test
+load-test: $(STAMP)
+	$(PY) bench/load_test.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache .hypothesis dask-worker-space

@@ -91,11 +91,11 @@ def _view_html(fig, caption=None):
     fig.savefig(buf, format="png", dpi=_WIDGET_DPI, pil_kwargs={"compress_level": 1})
     png = base64.b64encode(buf.getvalue()).decode("ascii")
     css_width = round(fig.get_figwidth() * 100)
+    wrap = "white-space: pre-wrap; word-break: normal; overflow-wrap: break-word"
     text = (
         ""
         if caption is None
-        else '<pre style="white-space: pre-wrap; overflow-wrap: anywhere; margin: 0 0 4px 0">'
-        f"{html.escape(caption)}</pre>"
+        else f'<pre style="{wrap}; margin: 0 0 4px 0">{html.escape(caption)}</pre>'
     )
     return (
         f'{text}<img src="data:image/png;base64,{png}" alt="the figure for these settings" '
@@ -175,7 +175,7 @@ def _explorer(view, controls, columns, css_class, unrun_text, rows=None):
     # One widget value for caption and picture, replaced whole on each update: printed into
     # the Output widget, quick slider moves in Voila sometimes left two captions and no
     # picture (clear_output(wait=True) racing the next update's messages).
-    shown = w.HTML(layout=w.Layout(width="100%"))
+    shown = w.HTML()
 
     def update(**values):
         try:
@@ -195,7 +195,7 @@ def _explorer(view, controls, columns, css_class, unrun_text, rows=None):
             [w.VBox(widgets[a:b]) for a, b in zip(split[:-1], split[1:], strict=True)],
             layout=w.Layout(flex_flow="row wrap"),
         )
-    box = Explorer([rows, shown, output], layout=w.Layout(width="100%"))
+    box = Explorer([rows, shown, output])
     box.add_class(css_class)
     box.controls, box.output, box.state = controls, output, state
     return box

@@ -1,47 +1,54 @@
-"""The fit explorer in a real browser: Voila serves notebook 05, headless Chromium moves the
-separation and K sliders, and the figure the widget shows must change, with no error.
+"""The explorer in a real browser: Voila serves notebook 05 as `make app` does, headless
+Chromium moves the separation and K sliders, and the figure the widget shows must change, with
+no error; at 1280x800 and at 800x600 nothing on the page overflows horizontally; the kernels of
+closed pages are culled by the server, those of open pages kept. And the short form of
+`make load-test`: a few simulated users on the same server each see only their own figures.
 
-Starts its own Voila on 127.0.0.1 (a free port) and its own Chromium; both are stopped in
-fixture finalizers, so no process outlives the test. Skips only when Debian's chromium or
-chromedriver is missing. Saves a screenshot to build/explorer.png.
+Starts its own Voila on 127.0.0.1 (a free port, bench/load_test.py's server) and its own
+Chromium; both are stopped in fixture finalizers, so no process outlives the test. The browser
+tests skip only when Debian's chromium or chromedriver is missing. Saves screenshots to
+build/explorer*.png.
 """
 
+import asyncio
 import os
 import re
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOK = "notebooks/05_interactive_explorer.ipynb"
+sys.path.insert(0, str(ROOT / "bench"))
+
+import load_test  # noqa: E402  (bench/load_test.py: the app's options, its server, its users)
+
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 BUILD = ROOT / "build"
 
-VOILA_START_TIMEOUT = 60  # seconds until the server answers at all
 PAGE_TIMEOUT = 120  # Voila runs the whole notebook before the widgets appear
 UPDATE_TIMEOUT = 60  # one slider move: kernel refit + redraw + browser update
 
-# Voila's default AsyncMappingKernelManager (here with ipykernel 7.4, jupyter_server 2.21) now
-# and then never sees a widget cell's execute_reply: the kernel is idle and the page stays at
-# "Executing n of 40" for good (6 of 24 page loads here, at whichever widget cell; never without
-# the widget cells). With the synchronous MappingKernelManager, 0 of 26 loads hung. `make app`
-# needs the same option. (The suggestion comes from voila-dashboards/voila#1428.)
-VOILA_WORKAROUND = (
-    "--VoilaConfiguration.multi_kernel_manager_class="
-    "jupyter_server.services.kernels.kernelmanager.MappingKernelManager",
+# `make app`'s options (load_test.APP_OPTIONS), with short culling intervals: a kernel without a
+# page (no websocket) that has been idle CULL_IDLE_TIMEOUT seconds is shut down.
+CULL_INTERVAL = 1  # seconds between the server's checks
+CULL_IDLE_TIMEOUT = 5
+VOILA_OPTIONS = (
+    *(option for option in load_test.APP_OPTIONS if "cull_" not in option),
+    f"--MappingKernelManager.cull_interval={CULL_INTERVAL}",
+    f"--MappingKernelManager.cull_idle_timeout={CULL_IDLE_TIMEOUT}",
+    "--MappingKernelManager.cull_connected=False",
 )
+WINDOW_SIZES = [(1280, 800), (800, 600)]
 
 EXPLORER = ".gmm-fit-explorer"
+ALL_EXPLORERS = (EXPLORER, ".gmm-em-scrubber", ".gmm-collapse-explorer")
 SHOWN = f"{EXPLORER} .widget-html"  # the caption and the picture
 FIGURE = f"{SHOWN} img"
 # An exception shown anywhere: a traceback, "SomeError: ...", or Voila's own error note. (The
@@ -49,79 +56,26 @@ FIGURE = f"{SHOWN} img"
 ERROR_PATTERN = re.compile(r"Traceback|\b\w*(Error|Exception): |There was an error")
 STDERR = '[data-mime-type="application/vnd.jupyter.stderr"]'
 
-pytestmark = pytest.mark.skipif(
+needs_chromium = pytest.mark.skipif(
     not (CHROMIUM.exists() and CHROMEDRIVER.exists()),
     reason=f"needs Debian's chromium ({CHROMIUM}) and chromedriver ({CHROMEDRIVER})",
 )
 
 
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def stop(process, timeout=15):
-    """Stop a process group we started: SIGTERM, then SIGKILL if it lingers."""
-    if process.poll() is not None:
-        return
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(process.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            process.wait(timeout=timeout)
-            return
-        except subprocess.TimeoutExpired:
-            continue
+@pytest.fixture(scope="module")
+def voila():
+    """The Voila server: ``.url``, ``.process`` (its kernels are its child processes), ``.log``."""
+    log_path = BUILD / "voila.log"  # kept for diagnosis after a failure
+    try:
+        with load_test.voila_server(log_path, VOILA_OPTIONS) as (url, process):
+            yield SimpleNamespace(url=url, process=process, log=log_path)
+    except RuntimeError as err:  # did not start
+        pytest.fail(str(err))
 
 
 @pytest.fixture(scope="module")
-def voila_url():
-    port = free_port()
-    BUILD.mkdir(exist_ok=True)
-    log_path = BUILD / "voila.log"  # kept for diagnosis after a failure
-    env = dict(os.environ, PYTHONPATH=str(ROOT), MPLBACKEND="Agg")
-    voila = ROOT / ".venv" / "bin" / "voila"
-    voila = str(voila) if voila.exists() else str(Path(sys.executable).with_name("voila"))
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            [
-                voila,
-                NOTEBOOK,
-                "--no-browser",
-                f"--port={port}",
-                "--Voila.ip=127.0.0.1",
-                "--Voila.port_retries=0",
-                *VOILA_WORKAROUND,
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group: the kernel goes down with it
-        )
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        deadline = time.monotonic() + VOILA_START_TIMEOUT
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"voila exited with {process.returncode}:\n{log_path.read_text()}")
-            try:
-                # A missing static file: any HTTP answer means the server is up, and unlike
-                # the page itself it does not start a kernel.
-                urllib.request.urlopen(url + "voila/static/ready-check", timeout=5).close()
-                break
-            except urllib.error.HTTPError:
-                break
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                if time.monotonic() > deadline:
-                    pytest.fail(f"voila did not answer in time:\n{log_path.read_text()}")
-                time.sleep(0.5)
-        yield url
-    finally:
-        stop(process)
+def voila_url(voila):
+    return voila.url
 
 
 @pytest.fixture(scope="module")
@@ -145,7 +99,7 @@ def driver():
         # hangs blocks the page. Resolve every host but the local one to "not found".
         "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
         "--disable-dev-shm-usage",
-        "--window-size=1280,1000",
+        "--window-size={},{}".format(*WINDOW_SIZES[0]),
         f"--user-data-dir={profile}",
     ):
         options.add_argument(arg)
@@ -239,6 +193,7 @@ def assert_no_error(browser):
     assert not stderr, f"output on stderr: {stderr}"
 
 
+@needs_chromium
 def test_fit_explorer_in_the_browser(voila_url, driver):
     from selenium.webdriver.common.keys import Keys
 
@@ -279,3 +234,134 @@ def test_fit_explorer_in_the_browser(voila_url, driver):
     time.sleep(0.5)  # let the new image paint before the screenshot
     driver.save_screenshot(str(BUILD / "explorer.png"))
     print(f"first figure after {first_render:.1f} s, whole test {time.monotonic() - started:.1f} s")
+
+
+# Every visible element of the page: does it end right of the window, or hide part of its
+# content behind a scrollbar or a clip? (A figure or caption too wide for its column does one.)
+OVERFLOW_SCRIPT = """
+const width = document.documentElement.clientWidth;
+const name = (el) => el.tagName.toLowerCase() + (typeof el.className === 'string' && el.className
+    ? '.' + el.className.trim().split(/\\s+/).slice(0, 3).join('.') : '');
+const problems = [];
+const page = document.documentElement.scrollWidth;
+if (page > width + 1) problems.push(`the page is ${page} px wide in a ${width} px window`);
+for (const el of document.body.querySelectorAll('*')) {
+    const style = getComputedStyle(el);
+    if (style.display === 'none' || style.visibility === 'hidden') continue;
+    const box = el.getBoundingClientRect();
+    if (box.width === 0 || box.height === 0) continue;
+    if (box.right > width + 1) problems.push(`${name(el)} ends at ${Math.round(box.right)} px`);
+    if (['auto', 'scroll', 'hidden', 'clip'].includes(style.overflowX)
+            && el.scrollWidth > el.clientWidth + 1) {
+        problems.push(`${name(el)} hides ${el.scrollWidth - el.clientWidth} px of its content`);
+    }
+}
+return [width, problems.slice(0, 15)];
+"""
+
+
+def every_explorer_drawn(browser):
+    return browser.execute_script(
+        "return arguments[0].every(s => document.querySelector(s + ' .widget-html img'));",
+        list(ALL_EXPLORERS),
+    )
+
+
+def open_app(browser, url):
+    """Load the app and wait for a picture in each of the three explorers; the seconds taken."""
+    started = time.monotonic()
+    browser.get(url)
+    wait_for(browser, every_explorer_drawn, PAGE_TIMEOUT, "a picture in every explorer")
+    return time.monotonic() - started
+
+
+def screenshot(browser, selector, name):
+    element = browser.find_element("css selector", selector)
+    browser.execute_script("arguments[0].scrollIntoView({block: 'start'});", element)
+    time.sleep(0.5)  # let the layout settle before the screenshot
+    browser.save_screenshot(str(BUILD / name))
+
+
+@needs_chromium
+@pytest.mark.parametrize("size", WINDOW_SIZES, ids=[f"{w}x{h}" for w, h in WINDOW_SIZES])
+def test_nothing_overflows_horizontally(voila_url, driver, size):
+    if not every_explorer_drawn(driver):
+        open_app(driver, voila_url)
+    driver.set_window_size(*size)
+    wait_for(
+        driver,
+        lambda b: b.execute_script("return window.innerWidth") == size[0],
+        10,
+        f"a window {size[0]} px wide",
+    )
+    time.sleep(0.5)  # the widgets' layout follows the resize
+    width, problems = driver.execute_script(OVERFLOW_SCRIPT)
+    BUILD.mkdir(exist_ok=True)
+    for selector in (EXPLORER, ".gmm-em-scrubber"):
+        screenshot(driver, selector, f"explorer_{size[0]}x{size[1]}{selector.split('-')[1]}.png")
+    assert width == size[0]
+    assert not problems, f"at {size[0]}x{size[1]}:\n" + "\n".join(problems)
+    # The picture follows the width it is given, and has at least as many pixels.
+    shown, natural = driver.execute_script(
+        "const img = document.querySelector(arguments[0]);"
+        "return [img.getBoundingClientRect().width, img.naturalWidth];",
+        FIGURE,
+    )
+    assert shown <= width and natural >= shown
+
+
+def test_make_app_runs_voila_with_the_tested_options():
+    """`make app` and these tests (and bench/load_test.py) start Voila the same way."""
+    dry_run = subprocess.run(
+        ["make", "--no-print-directory", "-n", "app"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    command = next(line for line in dry_run.splitlines() if "bin/voila " in line)
+    for option in load_test.APP_OPTIONS:
+        assert option in command.split(), f"{option} missing from `make app`: {command}"
+    assert load_test.CULL_IDLE_TIMEOUT >= 60  # a page that reconnects within a minute keeps it
+
+
+def test_a_few_users_each_see_only_their_own_figures(voila):
+    """The short form of `make load-test`: 2 users, each moving a slider every 2 s for 10 s."""
+    results = asyncio.run(
+        load_test.simulate(voila.url, voila.process, users=2, duration=10, interval=2)
+    )
+    print(load_test.report({**results, "load_before": os.getloadavg()}))
+    assert results["lost"] == 0, "a move got no picture"
+    assert not results["foreign"], results["foreign"]
+    assert results["moves"] >= 2 * 4 and len(results["latencies"]) == results["moves"]
+    assert all(n >= 5 for n in results["figures_per_user"])  # seed, moves: each its picture
+    assert results["peak_kernels"] >= 2
+
+
+@needs_chromium
+def test_closed_pages_free_their_kernels_and_open_ones_keep_theirs(voila, driver):
+    from selenium.webdriver.common.keys import Keys
+
+    driver.set_window_size(*WINDOW_SIZES[0])
+    for _ in range(3):  # a load, two reloads: each page load starts a kernel
+        open_app(driver, voila.url)
+    assert load_test.kernel_processes(voila.process), "no kernel for the open page"
+
+    # An open page keeps its kernel however long it sits idle: its slider still works.
+    time.sleep(CULL_IDLE_TIMEOUT + 3 * CULL_INTERVAL)
+    assert (
+        len(load_test.kernel_processes(voila.process)) == 1
+    )  # the open page's; the others are gone
+    press(driver, "components K", Keys.ARROW_RIGHT, 1)
+    wait_for(driver, lambda b: ", K = 4," in output_text(b), UPDATE_TIMEOUT, "the K = 4 figure")
+
+    driver.get("about:blank")  # close the page
+    closed = time.monotonic()
+    wait_for(
+        driver,
+        lambda b: not load_test.kernel_processes(voila.process),
+        CULL_IDLE_TIMEOUT + 2 * CULL_INTERVAL + 10,
+        "the closed page's kernel to be culled",
+    )
+    print(f"last kernel gone {time.monotonic() - closed:.1f} s after its page closed")
+    assert "Culling kernel" in voila.log.read_text() or "culling" in voila.log.read_text().lower()

@@ -1,0 +1,508 @@
+"""A room of users on the explorer app: simulated users move the fit explorer's sliders.
+
+Starts Voila on notebook 05 as ``make app`` does (``APP_OPTIONS``, on 127.0.0.1 and a free
+port), opens the page once per user, then each user talks to their own kernel the way the
+page does, over the kernel's websocket with the widget messages of ipywidgets 8: every
+``--interval`` seconds a user moves the separation or the K slider and waits for the
+picture to come back. Reports, for the minute of moves:
+
+- the time from a move to the new picture (p50, p95, max): the kernel's refit and redraw,
+  plus the queueing when several kernels want the same cores;
+- peak memory of the server and its kernels (RSS, summed), and per kernel;
+- CPU seconds of the kernels and of the server;
+- that every user saw only their own figures: each user sets its own seed, and every
+  picture a user receives must carry that seed and the last values that user set.
+
+Usage (from the repository root)::
+
+    make load-test                                  # 10 users, 60 s: bench/results/load_test.md
+    .venv/bin/python bench/load_test.py --users 3 --duration 20 --no-write   # a quick look
+
+The short form runs in ``make test`` (tests/test_explorer_browser.py). The machine's other
+load counts: the report states the load average before the run.
+"""
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import platform
+import random
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psutil
+from tornado.httpclient import AsyncHTTPClient, HTTPRequest
+from tornado.websocket import websocket_connect
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOK = "notebooks/05_interactive_explorer.ipynb"
+RESULTS = ROOT / "bench" / "results" / "load_test.md"
+
+# The options of `make app` (Makefile, APP_OPTIONS); tests check the two agree.
+KERNEL_MANAGER = "jupyter_server.services.kernels.kernelmanager.AsyncMappingKernelManager"
+CULL_IDLE_TIMEOUT = 120  # seconds: a kernel without a page idle this long is shut down
+CULL_INTERVAL = 30  # seconds between the server's checks
+APP_OPTIONS = (
+    f"--VoilaConfiguration.multi_kernel_manager_class={KERNEL_MANAGER}",
+    f"--MappingKernelManager.cull_idle_timeout={CULL_IDLE_TIMEOUT}",
+    f"--MappingKernelManager.cull_interval={CULL_INTERVAL}",
+    "--MappingKernelManager.cull_connected=False",
+)
+
+PAGE_TIMEOUT = 300  # seconds for Voila to run the notebook for one page
+FIGURE_TIMEOUT = 60  # seconds from a move to its picture before it counts as lost
+SEPARATIONS = [1.0 + 0.25 * i for i in range(25)]  # 1 ... 7 on the slider's grid
+CAPTION = re.compile(r"<pre[^>]*>s = ([0-9.]+), K = (\d+), .*?seed = (\d+),")
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def voila_command(port, options=APP_OPTIONS):
+    voila = ROOT / ".venv" / "bin" / "voila"
+    voila = str(voila) if voila.exists() else str(Path(sys.executable).with_name("voila"))
+    return [
+        voila,
+        NOTEBOOK,
+        "--no-browser",
+        f"--port={port}",
+        "--Voila.ip=127.0.0.1",
+        "--Voila.port_retries=0",
+        *options,
+    ]
+
+
+def stop(process, timeout=15):
+    """Stop a process group we started: SIGTERM, then SIGKILL if it lingers."""
+    if process.poll() is not None:
+        return
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            process.wait(timeout=timeout)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+@contextlib.contextmanager
+def voila_server(log_path, options=APP_OPTIONS, start_timeout=60):
+    """Voila on a free port of 127.0.0.1 in its own process group; yields (url, process)."""
+    port = free_port()
+    env = dict(os.environ, PYTHONPATH=str(ROOT), MPLBACKEND="Agg")
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            voila_command(port, options),
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: the kernels go down with it
+        )
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + start_timeout
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(
+                    f"voila exited with {process.returncode}:\n{log_path.read_text()}"
+                )
+            try:
+                # A missing static file: any HTTP answer means the server is up, and unlike
+                # the page itself it does not start a kernel.
+                urllib.request.urlopen(url + "voila/static/ready-check", timeout=5).close()
+                break
+            except urllib.error.HTTPError:
+                break
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                if time.monotonic() > deadline:
+                    raise RuntimeError(
+                        f"voila did not answer in time:\n{log_path.read_text()}"
+                    ) from None
+                time.sleep(0.5)
+        yield url, process
+    finally:
+        stop(process)
+
+
+def kernel_processes(process):
+    """The server's kernels: its child processes running ipykernel."""
+    kernels = []
+    try:
+        children = psutil.Process(process.pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return kernels
+    for child in children:
+        try:
+            if any("ipykernel" in part for part in child.cmdline()):
+                kernels.append(child)
+        except (psutil.NoSuchProcess, psutil.ZombieProcess):
+            continue
+    return kernels
+
+
+class Meter:
+    """Samples the RSS of the server and its kernels every ``period`` seconds."""
+
+    def __init__(self, process, period=0.5):
+        self.server = psutil.Process(process.pid)
+        self.period = period
+        self.peak_total = self.peak_kernel = self.peak_server = 0
+        self.peak_kernels = 0
+
+    def sample(self):
+        kernels = kernel_processes(self.server)
+        rss = []
+        for proc in kernels:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                rss.append(proc.memory_info().rss)
+        server = self.server.memory_info().rss
+        self.peak_server = max(self.peak_server, server)
+        self.peak_kernel = max([self.peak_kernel, *rss])
+        self.peak_total = max(self.peak_total, server + sum(rss))
+        self.peak_kernels = max(self.peak_kernels, len(rss))
+
+    async def run(self, stop_event):
+        while not stop_event.is_set():
+            self.sample()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(stop_event.wait(), self.period)
+
+
+def cpu_seconds(process):
+    """CPU seconds so far of the server and of its kernels, as (server, kernels)."""
+    server = psutil.Process(process.pid).cpu_times()
+    kernels = 0.0
+    for proc in kernel_processes(process):
+        with contextlib.suppress(psutil.NoSuchProcess):
+            times = proc.cpu_times()
+            kernels += times.user + times.system
+    return server.user + server.system, kernels
+
+
+class User:
+    """One simulated user: their page, their kernel's websocket, their slider moves."""
+
+    def __init__(self, index, url):
+        self.index, self.url = index, url
+        self.seed = index + 1  # every user's own data: the seed shows in each caption
+        self.session = uuid.uuid4().hex
+        self.models = {}  # model id -> state
+        self.pending = {}  # msg_id of a request_state -> future
+        self.html_id = None
+        self.sliders = {}  # description -> model id
+        self.values = {"separation": 5.0, "n_components": 3, "seed": 0}
+        self.figures = []  # (time, caption values) of every picture received
+        self.foreign = []  # pictures that were not this user's
+        self.latencies = []
+        self.lost = 0
+        self.page_seconds = None
+        self._figure = None  # (expected values, future) while a move waits for its picture
+
+    async def open(self):
+        started = time.monotonic()
+        response = await AsyncHTTPClient().fetch(
+            HTTPRequest(self.url, request_timeout=PAGE_TIMEOUT, connect_timeout=30)
+        )
+        page = response.body.decode()
+        self.page_seconds = time.monotonic() - started
+        kernel_id = re.search(r'"kernelId": "([0-9a-f-]+)"', page).group(1)
+        top_models = re.findall(r'"model_id": "([0-9a-f]+)"', page)
+        ws_url = self.url.replace("http://", "ws://") + (
+            f"api/kernels/{kernel_id}/channels?session_id={self.session}"
+        )
+        self.ws = await websocket_connect(ws_url, max_message_size=64 * 2**20)
+        self.reader = asyncio.ensure_future(self._read())
+        await self._find_widgets(top_models)
+
+    def _message(self, msg_type, content, channel="shell"):
+        msg_id = uuid.uuid4().hex
+        header = {
+            "msg_id": msg_id,
+            "msg_type": msg_type,
+            "username": f"user{self.index}",
+            "session": self.session,
+            "date": datetime.now(UTC).isoformat(),
+            "version": "5.3",
+        }
+        message = {
+            "header": header,
+            "parent_header": {},
+            "metadata": {},
+            "content": content,
+            "channel": channel,
+            "buffers": [],
+        }
+        self.ws.write_message(json.dumps(message))
+        return msg_id
+
+    async def _request_state(self, model_id):
+        msg_id = self._message(
+            "comm_msg", {"comm_id": model_id, "data": {"method": "request_state"}}
+        )
+        future = asyncio.get_running_loop().create_future()
+        self.pending[model_id] = future
+        await asyncio.wait_for(future, FIGURE_TIMEOUT)
+        return msg_id
+
+    async def _find_widgets(self, top_models):
+        """Walk the fit explorer's widget tree from the page's first widget to its controls."""
+        todo = [top_models[0]]  # the fit explorer is the page's first widget
+        while todo:
+            model_id = todo.pop()
+            await self._request_state(model_id)
+            state = self.models[model_id]
+            for child in state.get("children", []):
+                todo.append(child.removeprefix("IPY_MODEL_"))
+            if state.get("_model_name") == "HTMLModel":
+                self.html_id = model_id
+            description = state.get("description")
+            if description in ("separation s", "components K", "seed"):
+                self.sliders[description] = model_id
+        if self.html_id is None or len(self.sliders) != 3:
+            raise RuntimeError(f"user {self.index}: the fit explorer's widgets were not found")
+
+    async def _read(self):
+        while True:
+            raw = await self.ws.read_message()
+            if raw is None:
+                return
+            if isinstance(raw, bytes):
+                continue  # messages with binary buffers: none of the explorer's
+            msg = json.loads(raw)
+            if msg["header"]["msg_type"] != "comm_msg":
+                continue
+            content = msg["content"]
+            model_id, data = content["comm_id"], content["data"]
+            state = data.get("state", {})
+            if data.get("method") == "update":
+                self.models.setdefault(model_id, {}).update(state)
+                future = self.pending.pop(model_id, None)
+                if future is not None and not future.done():
+                    future.set_result(None)
+            if model_id == self.html_id and "value" in state:
+                self._picture(state["value"])
+
+    def _picture(self, value):
+        match = CAPTION.search(value)
+        if match is None:
+            self.foreign.append(value[:200])
+            return
+        seen = {
+            "separation": float(match.group(1)),
+            "n_components": int(match.group(2)),
+            "seed": int(match.group(3)),
+        }
+        self.figures.append((time.monotonic(), seen))
+        if seen["seed"] != self.seed and self.values["seed"] == self.seed:
+            self.foreign.append(value[: value.find("</pre>")])
+        if self._figure is not None and seen == self._figure[0] and not self._figure[1].done():
+            self._figure[1].set_result(time.monotonic())
+
+    async def move(self, description, value):
+        """Set a slider as the page does and wait for the picture; the seconds it took."""
+        name = {"separation s": "separation", "components K": "n_components"}.get(
+            description, description
+        )
+        self.values[name] = value
+        future = asyncio.get_running_loop().create_future()
+        self._figure = (dict(self.values), future)
+        sent = time.monotonic()
+        self._message(
+            "comm_msg",
+            {
+                "comm_id": self.sliders[description],
+                "data": {"method": "update", "state": {"value": value}, "buffer_paths": []},
+            },
+        )
+        try:
+            arrived = await asyncio.wait_for(future, FIGURE_TIMEOUT)
+        except TimeoutError:
+            self.lost += 1
+            return None
+        return arrived - sent
+
+    async def play(self, duration, interval, start_delay, measure):
+        """Move a slider every ``interval`` s for ``duration`` s (after ``start_delay``)."""
+        rng = random.Random(self.index)
+        await asyncio.sleep(start_delay)
+        end = time.monotonic() + duration
+        next_move = time.monotonic()
+        while time.monotonic() < end:
+            if rng.random() < 0.75:
+                choices = [s for s in SEPARATIONS if s != self.values["separation"]]
+                description, value = "separation s", rng.choice(choices)
+            else:
+                choices = [k for k in range(2, 7) if k != self.values["n_components"]]
+                description, value = "components K", rng.choice(choices)
+            seconds = await self.move(description, value)
+            if measure and seconds is not None:
+                self.latencies.append(seconds)
+            next_move += interval
+            await asyncio.sleep(max(0.0, next_move - time.monotonic()))
+
+    async def close(self):
+        self.ws.close()
+        self.reader.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.reader
+
+
+def percentile(values, q):
+    """The q-th percentile (0-100) by linear interpolation, as numpy's default."""
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * q / 100
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+async def simulate(url, process, users, duration, interval, open_concurrency=2):
+    """Open ``users`` pages (at most ``open_concurrency`` at a time), then the minute of moves."""
+    crowd = [User(i, url) for i in range(users)]
+    gate = asyncio.Semaphore(open_concurrency)
+    stop_event = asyncio.Event()
+    meter = Meter(process)
+    metering = asyncio.ensure_future(meter.run(stop_event))
+
+    async def open_one(user):
+        async with gate:
+            await user.open()
+            # Each user's own data set, before the measured minute.
+            seconds = await user.move("seed", user.seed)
+            if seconds is None:
+                raise RuntimeError(f"user {user.index}: no picture for its seed")
+
+    opened = time.monotonic()
+    try:
+        await asyncio.gather(*(open_one(user) for user in crowd))
+        open_seconds = time.monotonic() - opened
+        cpu_before = cpu_seconds(process)
+        started = time.monotonic()
+        # Users start spread over one interval, as people do, not all in the same instant.
+        await asyncio.gather(
+            *(
+                user.play(duration, interval, start_delay=interval * i / users, measure=True)
+                for i, user in enumerate(crowd)
+            )
+        )
+        elapsed = time.monotonic() - started
+        cpu_after = cpu_seconds(process)
+    finally:
+        stop_event.set()
+        await metering
+        for user in crowd:
+            if hasattr(user, "ws"):
+                await user.close()
+    latencies = [s for user in crowd for s in user.latencies]
+    return {
+        "users": users,
+        "duration": duration,
+        "interval": interval,
+        "elapsed": elapsed,
+        "open_seconds": open_seconds,
+        "page_seconds": [user.page_seconds for user in crowd],
+        "moves": len(latencies) + sum(user.lost for user in crowd),
+        "latencies": latencies,
+        "lost": sum(user.lost for user in crowd),
+        "foreign": [f for user in crowd for f in user.foreign],
+        "figures_per_user": [len(user.figures) for user in crowd],
+        "p50": percentile(latencies, 50) if latencies else None,
+        "p95": percentile(latencies, 95) if latencies else None,
+        "max": max(latencies) if latencies else None,
+        "peak_total_mb": meter.peak_total / 2**20,
+        "peak_kernel_mb": meter.peak_kernel / 2**20,
+        "peak_server_mb": meter.peak_server / 2**20,
+        "peak_kernels": meter.peak_kernels,
+        "server_cpu": cpu_after[0] - cpu_before[0],
+        "kernel_cpu": cpu_after[1] - cpu_before[1],
+    }
+
+
+def run(users=10, duration=60.0, interval=2.0, log_path=ROOT / "build" / "load_test_voila.log"):
+    """Start the app, simulate the users, stop the app; the results (see ``simulate``)."""
+    load_before = os.getloadavg()
+    with voila_server(log_path) as (url, process):
+        results = asyncio.run(simulate(url, process, users, duration, interval))
+    results["load_before"] = load_before
+    return results
+
+
+def report(r):
+    ms = [f"{1e3 * r[k]:.0f}" for k in ("p50", "p95", "max")]
+    cpu = r["kernel_cpu"] + r["server_cpu"]
+    pages = sorted(r["page_seconds"])
+    lines = [
+        "## Explorer app under load",
+        "",
+        f"_{time.strftime('%Y-%m-%d')}, {platform.machine()}, {os.cpu_count()} cores, "
+        f"load average {r['load_before'][0]:.1f} before the run (other work on the machine)._",
+        "",
+        f"{r['users']} simulated users on one `make app` server (Voila, 127.0.0.1), each with "
+        f"its own kernel and seed, each moving the separation or K slider of the fit explorer "
+        f"every {r['interval']:g} s for {r['duration']:g} s (`bench/load_test.py`). A user "
+        "waits for the picture before the next move, so a slow answer delays that user's "
+        "next move. Time from a move (the widget message on the websocket) to the new "
+        "picture (the HTML widget's update carrying the caption of the new settings):",
+        "",
+        "| moves | lost | p50 ms | p95 ms | max ms |",
+        "|---|---|---|---|---|",
+        f"| {r['moves']} | {r['lost']} | {ms[0]} | {ms[1]} | {ms[2]} |",
+        "",
+        f"Peak memory (RSS): {r['peak_total_mb']:.0f} MB in all, the server "
+        f"{r['peak_server_mb']:.0f} MB and {r['peak_kernels']} kernels of at most "
+        f"{r['peak_kernel_mb']:.0f} MB each.",
+        f"CPU during the {r['elapsed']:.0f} s of moves: kernels {r['kernel_cpu']:.0f} s, "
+        f"server {r['server_cpu']:.0f} s ({cpu / r['elapsed']:.2f} of the "
+        f"{os.cpu_count()} cores).",
+        f"Opening the {r['users']} pages (Voila runs the notebook for each, two at a time) "
+        f"took {r['open_seconds']:.0f} s; one page {pages[len(pages) // 2]:.0f} s (median).",
+        "",
+        "Each user saw only their own figures: "
+        + (
+            "yes (every picture carried that user's seed and settings)."
+            if not r["foreign"]
+            else f"NO, {len(r['foreign'])} foreign pictures."
+        ),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--users", type=int, default=10)
+    parser.add_argument("--duration", type=float, default=60.0, help="seconds of moves")
+    parser.add_argument("--interval", type=float, default=2.0, help="seconds between moves")
+    parser.add_argument("--no-write", action="store_true", help=f"print only, not {RESULTS}")
+    args = parser.parse_args(argv)
+    if not (1 <= args.users <= 30 and 0 < args.duration <= 300 and args.interval >= 0.5):
+        parser.error("expected 1-30 users, at most 300 s, moves at most every 0.5 s")
+    results = run(args.users, args.duration, args.interval)
+    text = report(results)
+    print(text)
+    if not args.no_write:
+        RESULTS.write_text(text)
+        print(f"written to {RESULTS.relative_to(ROOT)}")
+    return 0 if not results["foreign"] and not results["lost"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
