@@ -472,7 +472,10 @@ def report(r):
         f"{r['peak_kernel_mb']:.0f} MB each.",
         f"CPU during the {r['elapsed']:.0f} s of moves: kernels {r['kernel_cpu']:.0f} s, "
         f"server {r['server_cpu']:.0f} s ({cpu / r['elapsed']:.2f} of the "
-        f"{os.cpu_count()} cores).",
+        f"{os.cpu_count()} cores), {r['kernel_cpu'] / max(r['moves'], 1):.2f} s of kernel CPU "
+        "per move. A move is a refit (a few ms) and a redraw (nearly all of it): the moves "
+        "need that CPU, and they share the cores with whatever else the machine runs, so "
+        "the p95 grows with the load average above.",
         f"Opening the {r['users']} pages (Voila runs the notebook for each, two at a time) "
         f"took {r['open_seconds']:.0f} s; one page {pages[len(pages) // 2]:.0f} s (median).",
         "",
