@@ -172,9 +172,9 @@ def _explorer(view, controls, columns, css_class, unrun_text, rows=None):
             return {**super()._repr_mimebundle_(**kwargs), "text/plain": unrun_text}
 
     state = {"n_updates": 0, "figure": None, "caption": None}
-    # One widget value for caption and picture, replaced whole on each update: printed into
-    # the Output widget, quick slider moves in Voila sometimes left two captions and no
-    # picture (clear_output(wait=True) racing the next update's messages).
+    # One widget value for caption and picture, replaced whole on each update: an Output
+    # widget cleared and refilled can show two captions and no picture when quick slider
+    # moves race (clear_output(wait=True) against the next update's messages).
     shown = w.HTML()
 
     def update(**values):
