@@ -228,6 +228,17 @@ def test_fit_explorer_in_the_browser(voila_url, driver):
         assert word in text, text
     assert_no_error(driver)
 
+    # Typing a value into a slider's readout: the keyboard way that works in Notebook 7 too,
+    # whose command mode takes the arrow keys from a focused slider (chapter 5 says so).
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    _, readout = slider(driver, "separation s")
+    readout.click()
+    ActionChains(driver).key_down(Keys.CONTROL).send_keys("a").key_up(Keys.CONTROL).send_keys(
+        "3", Keys.ENTER
+    ).perform()
+    wait_for(driver, lambda b: "s = 3, K = 4," in output_text(b), UPDATE_TIMEOUT, "s = 3 typed")
+
     BUILD.mkdir(exist_ok=True)
     explorer = driver.find_element("css selector", EXPLORER)
     driver.execute_script("arguments[0].scrollIntoView({block: 'start'});", explorer)
