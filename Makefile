@@ -1,7 +1,12 @@
 # Course build and checks. GNU make; every recipe runs with /bin/sh.
 #
 #   make             create .venv if needed, then execute every notebook and render its page
-#   make test        ruff, unit + browser tests, nbval on the notebooks, check-docs
+#   make test        every check below, then a summary: which steps passed, failed, were skipped
+#   make lint / format-check   ruff on the modules, tests and notebooks
+#   make unit        the unit tests (tests/, without the browser test)
+#   make browser     the explorer in headless Chromium (needs Debian's chromium, chromium-driver)
+#   make nbval       re-run every notebook and README.ipynb, compare with the saved outputs
+#   make nbval-one-thread  the same with one BLAS thread: a second floating-point path
 #   make check-docs  the committed pages match the committed notebooks (no execution)
 #   make bench       time EM (bench/bench_em.py)
 #   make lab         JupyterLab on notebooks/
@@ -19,7 +24,13 @@ STAMP := $(VENV)/.installed
 
 NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 TESTS := $(wildcard tests/test_*.py tests/*_test.py)
-TEST_STEPS := lint format-check unit nbval check-docs
+TEST_STEPS := lint format-check unit browser nbval nbval-one-thread check-docs
+# Where the steps of make test leave their JUnit reports and skip notes for its summary.
+TEST_DIR := build/test
+CHROMIUM := /usr/bin/chromium
+CHROMEDRIVER := /usr/bin/chromedriver
+BROWSER_TEST := tests/test_explorer_browser.py
+NBVAL_NOTEBOOKS := $(NOTEBOOKS) $(wildcard README.ipynb)
 APP_NOTEBOOK := notebooks/05_interactive_explorer.ipynb
 APP_PORT := 8866
 
@@ -28,7 +39,8 @@ APP_PORT := 8866
 export PYTHONHASHSEED := 0
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: all build test lint format-check unit nbval check-docs bench lab app clean help
+.PHONY: all build test lint format-check unit browser nbval nbval-one-thread check-docs bench lab \
+	app clean help
 
 all: build
 
@@ -55,15 +67,30 @@ build: $(STAMP)
 
 ## Checks -------------------------------------------------------------------------------
 
-# Runs every step even when one fails, then fails if any did.
+# Runs every step even when one fails, then prints which steps passed, failed and were
+# skipped (a step skips by writing $(TEST_DIR)/STEP.skipped: why, and how to enable it), and
+# fails if any step failed.
 test: $(STAMP)
-	@failed=; \
+	@rm -rf $(TEST_DIR); mkdir -p $(TEST_DIR); passed=; failed=; skipped=; \
 	for step in $(TEST_STEPS); do \
 		echo "== make $$step"; \
-		$(MAKE) --no-print-directory $$step || failed="$$failed $$step"; \
+		if $(MAKE) --no-print-directory $$step; then \
+			if [ -s $(TEST_DIR)/$$step.skipped ]; then skipped="$$skipped $$step"; \
+			else passed="$$passed $$step"; fi; \
+		else failed="$$failed $$step"; fi; \
+	done; \
+	echo "== make test summary (steps: $(TEST_STEPS))"; \
+	echo "   passed:$${passed:- none}"; \
+	echo "   failed:$${failed:- none}"; \
+	echo "   skipped:$${skipped:- none}"; \
+	for step in $(TEST_STEPS); do \
+		for kind in skipped notes; do \
+			[ -s $(TEST_DIR)/$$step.$$kind ] && sed "s/^/   $$step: /" $(TEST_DIR)/$$step.$$kind; \
+		done; \
 	done; \
 	if [ -n "$$failed" ]; then echo "== make test FAILED:$$failed"; exit 1; fi; \
-	echo "== make test passed: $(TEST_STEPS)"
+	if [ -n "$$skipped" ]; then echo "== make test passed, but skipped:$$skipped (see above)"; \
+	else echo "== make test passed: every step ran"; fi
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -71,18 +98,52 @@ lint: $(STAMP)
 format-check: $(STAMP)
 	$(BIN)/ruff format --check .
 
+# pytest with a JUnit report; afterwards $(TEST_DIR)/STEP.notes names any test it skipped.
+# Keeps pytest's exit status. Use: $(call pytest_step,ARGUMENTS) in the recipe of STEP.
+pytest_step = @mkdir -p $(TEST_DIR); $(1) -rs --junitxml=$(TEST_DIR)/$@.xml; status=$$?; \
+	$(PY) tools/skipped_tests.py $(TEST_DIR)/$@.xml > $(TEST_DIR)/$@.notes; exit $$status
+
 unit: $(STAMP)
 ifneq ($(TESTS),)
-	$(BIN)/pytest tests
+	$(call pytest_step,$(BIN)/pytest tests --ignore=$(BROWSER_TEST))
 else
-	@echo "no tests/test_*.py yet: unit tests skipped"
+	@mkdir -p $(TEST_DIR); echo "no tests/test_*.py yet" | tee $(TEST_DIR)/$@.skipped
 endif
 
+# Skipped (with a note for make test's summary) where Debian's chromium is not installed.
+browser: $(STAMP)
+	@mkdir -p $(TEST_DIR); rm -f $(TEST_DIR)/$@.skipped; \
+	if [ ! -f $(BROWSER_TEST) ]; then \
+		echo "no $(BROWSER_TEST)" | tee $(TEST_DIR)/$@.skipped; \
+	elif [ ! -x $(CHROMIUM) ] || [ ! -x $(CHROMEDRIVER) ]; then \
+		echo "needs $(CHROMIUM) and $(CHROMEDRIVER); to enable:" \
+			"apt-get install chromium chromium-driver (as root; .ci/run does this), then make browser" \
+			| tee $(TEST_DIR)/$@.skipped; \
+	else \
+		$(BIN)/pytest $(BROWSER_TEST) -rs --junitxml=$(TEST_DIR)/$@.xml; status=$$?; \
+		$(PY) tools/skipped_tests.py $(TEST_DIR)/$@.xml > $(TEST_DIR)/$@.notes; exit $$status; \
+	fi
+
+# Re-runs every notebook (and README.ipynb) in a fresh kernel and compares the text outputs
+# with the saved ones. nbval-one-thread does it again with one BLAS/OpenMP thread, set in the
+# environment of that run only: other kernels, other summation orders, so an output that
+# depends on rounding shows up on any machine. (To try more paths by hand:
+# OPENBLAS_CORETYPE=Sandybridge or Haswell make nbval; never set it here or in CI.)
+NBVAL = $(BIN)/pytest --nbval $(NBVAL_NOTEBOOKS) --nbval-sanitize-with tools/nbval_sanitize.cfg
+ONE_THREAD := OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
+
 nbval: $(STAMP)
-ifneq ($(NOTEBOOKS),)
-	$(BIN)/pytest --nbval notebooks/ --nbval-sanitize-with tools/nbval_sanitize.cfg
+ifneq ($(NBVAL_NOTEBOOKS),)
+	$(call pytest_step,$(NBVAL))
 else
-	@echo "no notebooks/*.ipynb yet: nbval skipped"
+	@mkdir -p $(TEST_DIR); echo "no notebooks yet" | tee $(TEST_DIR)/$@.skipped
+endif
+
+nbval-one-thread: $(STAMP)
+ifneq ($(NBVAL_NOTEBOOKS),)
+	$(call pytest_step,$(ONE_THREAD) $(NBVAL))
+else
+	@mkdir -p $(TEST_DIR); echo "no notebooks yet" | tee $(TEST_DIR)/$@.skipped
 endif
 
 check-docs: $(STAMP)

@@ -16,9 +16,17 @@ Building the same notebooks twice gives byte-identical notebooks, pages and PNGs
 
 - no per-cell timing metadata, no widget state, no random widget model ids (the widget
   mime type is dropped, its ``text/plain`` kept, and the page shows a short note instead);
-- PNG text and time chunks are removed (matplotlib writes its version into "Software");
+- inline figures are saved without matplotlib's "Software" text (its version): the kernel
+  runs with ``InlineBackend.print_figure_kwargs`` adding ``metadata={"Software": None}``
+  (PNG has no other time or version text from matplotlib and Pillow);
 - streams are coalesced, cells without an id get a stable one, and the JSON is written by
   ``nbformat.write``.
+
+On another machine a figure's pixels can move with the floats (other BLAS kernels): an
+antialiased edge a level lighter. So that ``make`` still leaves ``git status`` clean there,
+a new image (a PNG output, or an image the notebook writes into ``docs/figures/``) that
+decodes to the same picture as the one it replaces, within the tolerance of
+``tools/pictures.py``, is not written: the committed bytes are kept, and the build says so.
 
 Cell tags for the rendered page only: ``remove-cell``, ``remove-input``, ``remove-output``.
 """
@@ -27,10 +35,8 @@ import argparse
 import base64
 import os
 import shutil
-import struct
 import sys
 import time
-import zlib
 from pathlib import Path
 
 import nbformat
@@ -38,12 +44,15 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellControlSignal, DeadKernelError
 from nbconvert import MarkdownExporter
 from nbconvert.preprocessors import Preprocessor
+from pictures import picture_difference
 from traitlets.config import Config
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 DOCS = ROOT / "docs"
 README = ROOT / "README.ipynb"
+FIGURES = DOCS / "figures"  # images the notebooks write themselves (the GIF of notebook 05)
+IMAGE_SUFFIXES = {".png", ".gif"}
 
 KERNEL = "python3"
 CELL_TIMEOUT = 600  # seconds for one cell: generous, the whole course runs in about a minute
@@ -52,44 +61,19 @@ WIDGET_NOTE = (
     "*(Interactive widget: run the notebook in JupyterLab with `make lab`, "
     "or as an app with `make app`.)*"
 )
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-PNG_DROPPED_CHUNKS = {b"tEXt", b"iTXt", b"zTXt", b"tIME"}
 # The kernel inherits these: fixed hash seed (set/dict-of-str order), no debugger chatter.
 KERNEL_ENV = {"PYTHONHASHSEED": "0", "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
+# Inline figures: IPython's default bbox_inches="tight", and no "Software" text in the PNG.
+PRINT_FIGURE_KWARGS = {"bbox_inches": "tight", "metadata": {"Software": None}}
+KERNEL_ARGUMENTS = [
+    "--IPKernelApp.log_level=ERROR",  # quiet the kernel's own start-up log, not the outputs
+    f"--InlineBackend.print_figure_kwargs={PRINT_FIGURE_KWARGS!r}",
+]
 
 
 # ---------------------------------------------------------------------------
 # Making outputs deterministic
 # ---------------------------------------------------------------------------
-
-
-def strip_png_metadata(png):
-    """Return the PNG bytes without text and time chunks (everything else byte for byte)."""
-    if not png.startswith(PNG_SIGNATURE):
-        return png
-    out = [PNG_SIGNATURE]
-    pos = len(PNG_SIGNATURE)
-    while pos + 8 <= len(png):
-        (length,) = struct.unpack(">I", png[pos : pos + 4])
-        kind = png[pos + 4 : pos + 8]
-        end = pos + 12 + length
-        if end > len(png):
-            return png  # truncated: leave it alone
-        chunk = png[pos:end]
-        if zlib.crc32(chunk[4:-4]) != struct.unpack(">I", chunk[-4:])[0]:
-            return png  # not a PNG we understand: leave it alone
-        if kind not in PNG_DROPPED_CHUNKS:
-            out.append(chunk)
-        pos = end
-        if kind == b"IEND":
-            break
-    return b"".join(out)
-
-
-def _strip_png_b64(data):
-    newline = "\n" if data.endswith("\n") else ""
-    png = base64.b64decode(data)
-    return base64.b64encode(strip_png_metadata(png)).decode("ascii") + newline
 
 
 def normalize(nb):
@@ -113,9 +97,60 @@ def normalize(nb):
                 continue
             if data.pop(WIDGET_MIME, None) is not None:
                 output.metadata["widget"] = True
-            if "image/png" in data:
-                data["image/png"] = _strip_png_b64(data["image/png"])
     return nb
+
+
+def _png_outputs(nb):
+    """{(cell id, output index): base64 PNG} of a notebook's image outputs."""
+    return {
+        (cell.get("id"), index): output.data["image/png"]
+        for cell in nb.cells
+        if cell.cell_type == "code"
+        for index, output in enumerate(cell.get("outputs", []))
+        if "image/png" in output.get("data", {})
+    }
+
+
+def keep_same_pictures(nb, old_pngs):
+    """Put back each old PNG output whose new one is the same picture (``tools/pictures.py``).
+
+    ``old_pngs`` is ``_png_outputs`` of the notebook before it ran. Changes ``nb`` in place;
+    returns how many outputs kept their old bytes.
+    """
+    kept = 0
+    for cell in nb.cells:
+        for index, output in enumerate(cell.get("outputs", []) if cell.cell_type == "code" else []):
+            new = output.get("data", {}).get("image/png")
+            old = old_pngs.get((cell.get("id"), index))
+            if new is None or old is None or new == old:
+                continue
+            if picture_difference(base64.b64decode(old), base64.b64decode(new)) is None:
+                output.data["image/png"] = old
+                kept += 1
+    return kept
+
+
+def _image_files():
+    """{path: bytes} of the images in docs/figures/ (files the notebooks write)."""
+    if not FIGURES.is_dir():
+        return {}
+    return {
+        path: path.read_bytes()
+        for path in sorted(FIGURES.rglob("*"))
+        if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES
+    }
+
+
+def keep_same_image_files(before):
+    """Write back each image file in ``before`` ({path: bytes}) that a notebook rewrote as
+    the same picture; returns the paths kept."""
+    kept = []
+    for path, old in before.items():
+        new = path.read_bytes() if path.is_file() else None
+        if new is not None and new != old and picture_difference(old, new) is None:
+            path.write_bytes(old)
+            kept.append(path)
+    return kept
 
 
 # ---------------------------------------------------------------------------
@@ -124,8 +159,14 @@ def normalize(nb):
 
 
 def execute(path):
-    """Run the notebook at ``path`` in a fresh kernel and write it back in place."""
+    """Run the notebook at ``path`` in a fresh kernel and write it back in place.
+
+    Keeps the old bytes of every image (PNG output, or file in docs/figures/) whose new
+    version is the same picture (module docstring); prints a line for each one kept.
+    """
     nb = nbformat.read(path, as_version=4)
+    old_pngs = _png_outputs(nb)
+    old_files = _image_files()
     os.environ.update(KERNEL_ENV)
     client = NotebookClient(
         nb,
@@ -138,11 +179,15 @@ def execute(path):
         # setting, but nbclient 0.11 then fails on any interact()/Output widget (KeyError).
         store_widget_state=True,
         coalesce_streams=True,
-        # Quiet the kernel's own start-up log (not the notebook's outputs).
-        extra_arguments=["--IPKernelApp.log_level=ERROR"],
+        extra_arguments=KERNEL_ARGUMENTS,
     )
     client.execute()
     normalize(nb)
+    kept = keep_same_pictures(nb, old_pngs)
+    if kept:
+        print(f"          {_show(path)}: kept {kept} figure(s): the same picture as before")
+    for file in keep_same_image_files(old_files):
+        print(f"          {_show(file)}: kept: the same picture as before")
     nbformat.write(nb, path)
     return nb
 

@@ -7,6 +7,11 @@ exactly as ``tools/build_notebooks.py`` does, and compares with ``docs/NAME.md``
 ``docs/NAME_files/`` and ``README.md`` + ``README_files/``. Also flags a chapter page
 ``docs/NN_*.md`` whose notebook is gone. Exits 1 with a summary when anything differs;
 the fix is to rebuild (``make``, or ``tools/build_notebooks.py NOTEBOOK``) and commit.
+
+The comparison is exact, byte for byte, and that holds on any machine: nothing is executed,
+and a page's figures are the notebook's own PNG outputs, decoded. Figures whose pixels move
+with the floats on another CPU are dealt with where they are made, by the build (it keeps the
+committed image when the new one is the same picture, ``tools/pictures.py``).
 """
 
 import difflib
@@ -17,7 +22,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from build_notebooks import DOCS, ROOT, default_notebooks, page_for, render  # noqa: E402
+from build_notebooks import DOCS, IMAGE_SUFFIXES, ROOT, default_notebooks, page_for, render  # noqa: E402
+from pictures import picture_difference  # noqa: E402
 
 MAX_DIFF_LINES = 20
 
@@ -56,7 +62,11 @@ def compare(fresh_page, page):
         problems.append(f"{folder}/{name}: stale (no output of the notebook makes it)")
     for name in sorted(fresh_files.keys() & files.keys()):
         if not filecmp.cmp(fresh_files[name], files[name], shallow=False):
-            problems.append(f"{folder}/{name}: differs from the notebook's output")
+            why = ""
+            if fresh_files[name].suffix.lower() in IMAGE_SUFFIXES:
+                why = picture_difference(files[name].read_bytes(), fresh_files[name].read_bytes())
+                why = f" ({why or 'the same picture, other bytes'})"
+            problems.append(f"{folder}/{name}: differs from the notebook's output{why}")
     return problems
 
 
