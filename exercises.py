@@ -125,6 +125,39 @@ def collapse_gain_between_rows():
 # ---------------------------------------------------------------------------
 
 
+@exercise("6.1")
+def sigmas_for_95_percent():
+    # Eq. (6.1) inverted: 1 - exp(-k^2 / 2) = 0.95.
+    return np.sqrt(-2 * np.log(0.05))
+
+
+@exercise("6.2", rtol=0, atol=1e-9)
+def restarts_for_one_in_a_million():
+    X, _ = seed_data()
+    final = {
+        init: np.array(
+            [
+                gh.fit_gmm(X, 3, init=init, tol=1e-4, max_iter=500, rng=s).log_likelihood / len(X)
+                for s in range(60)
+            ]
+        )
+        for init in ("random", "kmeans++")
+    }
+    best = max(ll.max() for ll in final.values())
+    p = np.mean(final["kmeans++"] > best - 0.01)
+    return int(np.ceil(np.log(1e-6) / np.log(1 - p)))
+
+
+@exercise("6.3")
+def map_covariance_of_one_point():
+    X, _ = seed_data()
+    X_small = X[::100]
+    D = X.shape[1]
+    nu = D + 2
+    psi = np.cov(X_small.T) / 6 ** (2 / D)
+    return psi / (1 + nu + D + 1)  # N_k = 1, S_k = 0
+
+
 # ---------------------------------------------------------------------------
 # Chapter 7
 # ---------------------------------------------------------------------------

@@ -4,7 +4,11 @@
 # Run from the `notebooks/` folder, top to bottom in a fresh kernel.
 
 # %%
+from types import SimpleNamespace
+
 import numpy as np
+from scipy.optimize import linear_sum_assignment
+from scipy.stats import chi2
 
 import gmm_explorer as gx
 import gmm_helpers as gh
@@ -102,3 +106,116 @@ for it, (_, means, _) in enumerate(run.fit.history[:-1], start=1):
     gain = lls[it - 1] - lls[it - 2] if it > 1 else float("nan")
     dist = np.linalg.norm(means[k] - [5.0, 5.0])
     print(f"iteration {it:2d}: distance from (5, 5) {dist:4.1f}, log-likelihood gain {gain:7.1f}")
+
+# %% [markdown]
+# ## Chapter 6
+
+# %% [markdown]
+# **Exercise 6.1.** Solve $1 - e^{-k^2/2} = 0.95$ for $k$: $k = \sqrt{-2 \log 0.05} \approx 2.45$.
+# scipy's chi-squared quantile gives the same, because $d^2$ is chi-squared with 2 degrees of
+# freedom.
+
+# %%
+answer = np.sqrt(-2 * np.log(0.05))
+print(f"k = {answer:.3f}; from chi2(2).ppf(0.95): {np.sqrt(chi2(2).ppf(0.95)):.3f}")
+_ = gh.check_answer("6.1", answer)
+
+# %% [markdown]
+# **Exercise 6.2.** We need $(1 - p)^n < 10^{-6}$, that is $n > \log 10^{-6} / \log(1 - p)$
+# (the logarithm of a number below 1 is negative, which flips the inequality). First $p$, as in
+# the chapter: the share of 60 k-means++ starts that end within 0.01 of the best maximum.
+
+# %%
+X, _ = gh.sample_seed_data(5.0, 2000, rng=0)
+N = len(X)
+final = {
+    init: np.array(
+        [
+            gh.fit_gmm(X, 3, init=init, tol=1e-4, max_iter=500, rng=s).log_likelihood / N
+            for s in range(60)
+        ]
+    )
+    for init in ("random", "kmeans++")
+}
+best = max(ll.max() for ll in final.values())
+p = np.mean(final["kmeans++"] > best - 0.01)
+answer = int(np.ceil(np.log(1e-6) / np.log(1 - p)))
+print(f"p = {p:.3f}: n = {answer} restarts")
+_ = gh.check_answer("6.2", answer)
+
+# %% [markdown]
+# **Exercise 6.3.** With $N_k = 1$ and $\mathbf{S}_k = 0$ the MAP formula leaves only the prior:
+# $\boldsymbol{\Sigma} = \boldsymbol{\Psi} / (1 + \nu + D + 1) = \boldsymbol{\Psi} / 8$ for
+# $\nu = D + 2 = 4$. That is a proper ellipse, a little wider than the prior's mode
+# $\boldsymbol{\Psi} / 7$. Smoothing gives the same component $\mathbf{S}_k / N_k + \epsilon
+# \mathbf{I} = 0.01 \mathbf{I}$: a tiny circle of standard deviation 0.1 around its one point,
+# whatever the rest of the data look like.
+
+# %%
+X_small = X[::100]
+D = 2
+nu = D + 2
+psi_small = np.cov(X_small.T) / 6 ** (2 / D)
+answer = psi_small / (1 + nu + D + 1)
+print("MAP covariance of a one-point component:\n", answer)
+print("smoothing gives:\n", 1e-2 * np.eye(D))
+_ = gh.check_answer("6.3", answer)
+
+# %% [markdown]
+# **Exercise 6.4.** Two fits with two components that share (almost) the same mean but differ in
+# shape, say a narrow and a wide component both centred on the big cluster, as happens when one
+# component models the core of a cluster and another its tails. The cost matrix on means has two
+# (nearly) equal entries for those components, so the matching between them is arbitrary (or
+# decided by rounding). A cost that sees the whole Gaussian resolves it, for instance the squared
+# distance between means plus a distance between covariances,
+# $\lVert \boldsymbol{\mu}_i - \boldsymbol{\mu}'_j \rVert^2 +
+# \lVert \boldsymbol{\Sigma}_i - \boldsymbol{\Sigma}'_j \rVert_F^2$ (units permitting), or a
+# divergence between the two Gaussians such as the symmetrised Kullback-Leibler divergence, or the
+# negative overlap of the two fits' responsibilities on the data,
+# $-\sum_n \gamma_{ni} \gamma'_{nj}$. Any of these goes into `linear_sum_assignment` unchanged.
+# A sketch with the Kullback-Leibler divergence:
+
+
+# %%
+def kl_gaussians(m0, c0, m1, c1):
+    """KL(N(m0, c0) || N(m1, c1)) for one pair of Gaussians."""
+    D = len(m0)
+    c1_inv = np.linalg.inv(c1)
+    diff = m1 - m0
+    return 0.5 * (
+        np.trace(c1_inv @ c0)
+        + diff @ c1_inv @ diff
+        - D
+        + np.log(np.linalg.det(c1) / np.linalg.det(c0))
+    )
+
+
+def align_by_kl(fit_a, fit_b):
+    K = len(fit_a.weights)
+    cost = np.array(
+        [
+            [
+                kl_gaussians(
+                    fit_a.means[i], fit_a.covariances[i], fit_b.means[j], fit_b.covariances[j]
+                )
+                + kl_gaussians(
+                    fit_b.means[j], fit_b.covariances[j], fit_a.means[i], fit_a.covariances[i]
+                )
+                for j in range(K)
+            ]
+            for i in range(K)
+        ]
+    )
+    return linear_sum_assignment(cost)[1]
+
+
+# Two components on the same mean, one narrow and one wide, in opposite orders.
+narrow, wide = 0.5 * np.eye(2), 4.0 * np.eye(2)
+fit_a = SimpleNamespace(
+    weights=np.array([0.5, 0.5]), means=np.zeros((2, 2)), covariances=np.array([narrow, wide])
+)
+fit_b = SimpleNamespace(
+    weights=np.array([0.5, 0.5]), means=np.zeros((2, 2)), covariances=np.array([wide, narrow])
+)
+print("by means (any order is as good):", gh.align_components(fit_a.means, fit_b.means))
+print("by symmetrised KL:              ", align_by_kl(fit_a, fit_b))
