@@ -163,6 +163,31 @@ def map_covariance_of_one_point():
 # ---------------------------------------------------------------------------
 
 
+@exercise("7.1", rtol=0, atol=1e-9)
+def tied_parameters():
+    K, D = 4, 3
+    return (K - 1) + K * D + D * (D + 1) // 2  # Eq. (7.1), tied
+
+
+@exercise("7.2")
+def bic_threshold_400_points():
+    dp = gh.n_parameters(4, 2) - gh.n_parameters(3, 2)
+    return dp * np.log(400) / 2
+
+
+@exercise("7.3")
+def held_out_scores_by_covariance_type():
+    X, _ = seed_data()
+    perm = np.random.default_rng(1).permutation(len(X))
+    X_train, X_test = X[perm[:400]], X[perm[400:]]
+    return np.array(
+        [
+            gh.score(X_test, gh.fit_restarts(X_train, 3, n_init=5, rng=0, covariance_type=t)[0])
+            for t in gh.COVARIANCE_TYPES
+        ]
+    )
+
+
 # ---------------------------------------------------------------------------
 # Chapter 8
 # ---------------------------------------------------------------------------

@@ -219,3 +219,55 @@ fit_b = SimpleNamespace(
 )
 print("by means (any order is as good):", gh.align_components(fit_a.means, fit_b.means))
 print("by symmetrised KL:              ", align_by_kl(fit_a, fit_b))
+
+# %% [markdown]
+# ## Chapter 7
+
+# %% [markdown]
+# **Exercise 7.1.** Eq. (7.1) for tied covariances: $K - 1 = 3$ weights, $KD = 12$ mean
+# coordinates and one shared symmetric $3 \times 3$ matrix with $D(D+1)/2 = 6$ free entries,
+# 21 in all.
+
+# %%
+K, D = 4, 3
+answer = (K - 1) + K * D + D * (D + 1) // 2
+print(answer, "parameters; gh.n_parameters:", gh.n_parameters(K, D, "tied"))
+_ = gh.check_answer("7.1", answer)
+
+# %% [markdown]
+# **Exercise 7.2.** One more full component in $D = 2$ adds $\Delta p = 1 + 2 + 3 = 6$ parameters.
+# BIC accepts it when $-2 \Delta \log L + \Delta p \log N < 0$, that is when it raises $\log L$ by
+# more than $\Delta p \log N / 2$: about 18.0 for $N = 400$ against 22.8 for $N = 2000$. AIC's
+# threshold is $\Delta p = 6$ at every $N$. BIC's penalty grows with $\log N$ because it
+# approximates the evidence: the more data, the more sharply the likelihood peaks, and the more an
+# extra dimension of parameter space costs in prior volume. Meanwhile a real structure's gain in
+# $\log L$ grows like $N$, so BIC still finds it; a spurious one gains $O(1)$ and is rejected
+# eventually. AIC estimates predictive accuracy, whose optimism per parameter does not depend on
+# $N$.
+
+# %%
+dp = gh.n_parameters(4, 2) - gh.n_parameters(3, 2)
+answer = dp * np.log(400) / 2
+print(f"N = 400: {answer:.1f};  N = 2000: {dp * np.log(2000) / 2:.1f};  AIC: {dp}")
+_ = gh.check_answer("7.2", answer)
+
+# %% [markdown]
+# **Exercise 7.3.** The same split as the chapter, one fit per covariance type, scored on the test
+# points. Spherical predicts best, narrowly ahead of diag and full, and far ahead of tied: the same
+# choice as BIC on the seed data. The seed clusters are round, so the extra parameters of full and
+# diag only add estimation noise, while one shared shape cannot serve three clusters of different
+# sizes.
+
+# %%
+X, _ = gh.sample_seed_data(5.0, 2000, rng=0)
+perm = np.random.default_rng(1).permutation(len(X))
+X_train, X_test = X[perm[:400]], X[perm[400:]]
+answer = np.array(
+    [
+        gh.score(X_test, gh.fit_restarts(X_train, 3, n_init=5, rng=0, covariance_type=t)[0])
+        for t in gh.COVARIANCE_TYPES
+    ]
+)
+for t, sc in zip(gh.COVARIANCE_TYPES, answer, strict=True):
+    print(f"{t:>9}: test score {sc:.4f}")
+_ = gh.check_answer("7.3", answer)
