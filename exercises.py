@@ -10,6 +10,7 @@ that returns the expected value; ``functools.cache`` keeps shared fits cheap.
 """
 
 from functools import cache
+from pathlib import Path
 
 import numpy as np
 
@@ -191,6 +192,41 @@ def held_out_scores_by_covariance_type():
 # ---------------------------------------------------------------------------
 # Chapter 8
 # ---------------------------------------------------------------------------
+
+
+@cache
+def _faithful():
+    """Old Faithful in minutes and standardised, and chapter 8's K = 2 fit in minutes."""
+    X = np.loadtxt(
+        Path(__file__).resolve().parent / "data" / "faithful.csv", delimiter=",", skiprows=1
+    )
+    centre, scale = X.mean(axis=0), X.std(axis=0)
+    Z = (X - centre) / scale
+    fit = gh.fit_restarts(Z, 2, n_init=5, rng=0)[0]
+    order = np.argsort(fit.means[:, 0])  # component 0: short eruptions
+    start = fit.weights[order], fit.means[order], fit.covariances[order]
+    ml = gh.fit_gmm(Z, 2, init=start, smoothing=1e-6, tol=1e-8, max_iter=1000)
+    params = ml.weights, centre + ml.means * scale, ml.covariances * np.outer(scale, scale)
+    return X, Z, params
+
+
+@exercise("8.1", rtol=0, atol=1e-9)
+def flagged_at_5th_percentile():
+    X, _, params = _faithful()
+    log_p = gh.score_samples(X, params)
+    return int(np.sum(log_p < np.percentile(log_p, 5)))
+
+
+@exercise("8.2")
+def probability_long():
+    _, _, params = _faithful()
+    return gh.e_step(np.array([[3.5, 65.0]]), *params)[0][0, 1]
+
+
+@exercise("8.3")
+def diag_bic():
+    _, Z, _ = _faithful()
+    return gh.bic(Z, gh.fit_restarts(Z, 2, n_init=5, rng=0, covariance_type="diag")[0])
 
 
 # ---------------------------------------------------------------------------
