@@ -234,6 +234,32 @@ def diag_bic():
 # ---------------------------------------------------------------------------
 
 
+@cache
+def _scaling_data():
+    """Chapter 9's 20,000 seed points and its k-means++ start."""
+    X, _ = seed_data(n_samples=20_000)
+    return X, gh.initial_parameters(X, 3, rng=0)
+
+
+@exercise("9.1")
+def means_from_statistics():
+    X, params = _scaling_data()
+    resp, _ = gh.e_step(X, *params)
+    return resp.T @ X / resp.sum(axis=0)[:, None]  # Eq. (9.2), computed without the shift
+
+
+@exercise("9.2", rtol=0, atol=1e-9)
+def spark_statistics_bytes():
+    K, D = 10, 100
+    return 8 * (K + K * D + K * D * (D + 1) // 2 + 1)
+
+
+@exercise("9.3")
+def memory_mapped_means():
+    X, _ = _scaling_data()
+    return gh.fit_gmm_chunked(X, 3, chunk_size=4096, rng=0).means
+
+
 # ---------------------------------------------------------------------------
 # Chapter 10
 # ---------------------------------------------------------------------------

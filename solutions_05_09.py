@@ -4,6 +4,8 @@
 # Run from the `notebooks/` folder, top to bottom in a fresh kernel.
 
 # %%
+import tempfile
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -319,3 +321,52 @@ bic_full = gh.bic(Z, fit)
 answer = gh.bic(Z, gh.fit_restarts(Z, 2, n_init=5, rng=0, covariance_type="diag")[0])
 print(f"BIC diag {answer:.1f}, full {bic_full:.1f}: diag lower? {answer < bic_full}")
 _ = gh.check_answer("8.3", answer)
+
+# %% [markdown]
+# ## Chapter 9
+#
+# The chapter's data, start and statistics, rebuilt.
+
+# %%
+X, _ = gh.sample_seed_data(n_samples=20_000, rng=0)
+params = gh.initial_parameters(X, 3, rng=0)
+shift = X[:5000].mean(axis=0)
+whole = gh.sufficient_statistics(X, *params, shift=shift)
+
+# %% [markdown]
+# **Exercise 9.1.** The statistics were summed over $\mathbf{y}_n = \mathbf{x}_n - \mathbf{c}$, so
+# $\mathbf{m}_k = \mathbf{s}_k / N_k$ is the mean relative to the shift, and
+# $\boldsymbol{\mu}_k = \mathbf{c} + \mathbf{m}_k$.
+
+# %%
+answer = whole.shift + whole.sy / whole.nk[:, None]
+print(answer)
+_ = gh.check_answer("9.1", answer)
+
+# %% [markdown]
+# **Exercise 9.2.** Per component: $N_k$ (1 number), $\mathbf{s}_k$ ($D = 100$) and the upper
+# triangle of $\mathbf{S}_k$, diagonal included ($D(D+1)/2 = 5050$); for $K = 10$ that is
+# $10 \times 5151 = 51\,510$ numbers, plus one log-likelihood: 51 511 float64 numbers, 412 088
+# bytes, about 0.4 MB, against $10 \times 100 \times 100 = 100\,000$ numbers for full matrices.
+
+# %%
+K, D = 10, 100
+answer = 8 * (K + K * D + K * D * (D + 1) // 2 + 1)
+print(answer, "bytes")
+_ = gh.check_answer("9.2", answer)
+
+# %% [markdown]
+# **Exercise 9.3.** `np.load(..., mmap_mode="r")` returns an array backed by the file: the operating
+# system reads pages as `fit_gmm_chunked` touches them, one chunk at a time, so the data never
+# need to fit in memory. The fit is the same as on the in-memory array. The memory map must be
+# released (`del`) before the temporary directory is removed.
+
+# %%
+with tempfile.TemporaryDirectory() as folder:
+    path = Path(folder) / "X.npy"
+    np.save(path, X)
+    X_mapped = np.load(path, mmap_mode="r")
+    answer = gh.fit_gmm_chunked(X_mapped, 3, chunk_size=4096, rng=0).means
+    del X_mapped
+print(answer)
+_ = gh.check_answer("9.3", answer)
