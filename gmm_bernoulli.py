@@ -425,7 +425,7 @@ def plot_images(images, shape=(8, 8), n_cols=10, ax=None, titles=None, cmap="gra
     for i, img in enumerate(images):
         r, c = divmod(i, n_cols)
         mosaic[r * (H + gap) : r * (H + gap) + H, c * (W + 1) : c * (W + 1) + W] = img.reshape(H, W)
-    ax = _axes(ax, figsize=(n_cols * 0.8, n_rows * (0.8 if titles is None else 1.1)))
+    ax = _axes(ax, figsize=(n_cols * 1.0, n_rows * (1.0 if titles is None else 1.3)))
     ax.imshow(mosaic, cmap=cmap, vmin=0, vmax=vmax, interpolation="nearest")
     if titles is not None:
         for i, title in enumerate(titles):
