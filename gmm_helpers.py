@@ -1561,3 +1561,7 @@ def check_answer(name, answer, expected=None, rtol=None, atol=None):
         ok = False
     print(f"{label}: " + ("correct!" if ok else "not yet: check your shapes and values"))
     return bool(ok)
+
+
+# The Bernoulli mixture of notebook 10 lives in its own module (which imports nothing from here).
+from gmm_bernoulli import fit_bernoulli_mixture  # noqa: E402, F401

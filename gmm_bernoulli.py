@@ -1,0 +1,467 @@
+"""A mixture of multivariate Bernoullis fitted by EM, and the plots of chapter 10.
+
+Notebook 10 runs the general EM recipe on a second model: binary images (pixels 0 or 1),
+each drawn from one of K components whose pixels are independent coins. Every function
+follows an equation of that notebook, "Eq. (10.n)". Notation, as in ``gmm_helpers``::
+
+    X        (N, D)  binary data, one row per image x_n, values 0 and 1
+    weights  (K,)    mixing weights pi_k, positive, summing to 1
+    means    (K, D)  pixel probabilities mu_kd = p(x_d = 1 | z = k), in [0, 1]
+    resp     (N, K)  responsibilities gamma_nk = p(z_n = k | x_n)
+    nk       (K,)    effective number of images N_k = sum_n gamma_nk
+
+``gmm_helpers`` imports ``fit_bernoulli_mixture`` from here (``gh.fit_bernoulli_mixture``);
+this module imports nothing from ``gmm_helpers``, so either can be imported first.
+"""
+
+from dataclasses import dataclass
+from numbers import Real
+
+import numpy as np
+from scipy.special import logsumexp
+
+# ---------------------------------------------------------------------------
+# Input checks: "expected ..., got ..., try ..."
+# ---------------------------------------------------------------------------
+
+
+def _check_binary(X, name="X"):
+    try:
+        X = np.asarray(X, dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"expected {name} to be an array of 0/1 values of shape (N, D), "
+            f"got {type(X).__name__}; try np.asarray(X, dtype=float)"
+        ) from None
+    if X.ndim != 2 or X.shape[0] == 0 or X.shape[1] == 0:
+        raise ValueError(
+            f"expected {name} to be a non-empty 2-D array of shape (N, D), got shape {X.shape}; "
+            "try X.reshape(len(X), -1) to flatten images into rows"
+        )
+    bad = (X != 0) & (X != 1)
+    if bad.any():
+        example = X[bad].flat[0]
+        raise ValueError(
+            f"expected {name} to hold only the values 0 and 1, got {int(bad.sum())} other "
+            f"value(s) such as {example!r}; try binarising, e.g. X = (X >= threshold).astype(float)"
+        )
+    return X
+
+
+def _check_smoothing(smoothing):
+    if not isinstance(smoothing, Real) or isinstance(smoothing, bool) or not smoothing >= 0:
+        raise ValueError(
+            f"expected smoothing to be a number >= 0, got {smoothing!r}; try smoothing=1e-2"
+        )
+    if not np.isfinite(smoothing):
+        raise ValueError(f"expected a finite smoothing, got {smoothing!r}; try smoothing=1e-2")
+    return float(smoothing)
+
+
+def _check_parameters(weights, means, n_features=None):
+    weights = np.asarray(weights, dtype=float)
+    means = np.asarray(means, dtype=float)
+    if weights.ndim != 1 or means.ndim != 2 or means.shape[0] != weights.shape[0]:
+        raise ValueError(
+            f"expected weights of shape (K,) and means of shape (K, D), got {weights.shape} and "
+            f"{means.shape}; try the weights and means of a fit"
+        )
+    if n_features is not None and means.shape[1] != n_features:
+        raise ValueError(
+            f"expected means with D = {n_features} columns like X, got {means.shape[1]}; "
+            "try parameters fitted on the same pixels"
+        )
+    if not (np.all(weights > 0) and np.isclose(weights.sum(), 1.0)):
+        raise ValueError(
+            f"expected positive weights summing to 1, got {np.round(weights, 4).tolist()}; "
+            "try weights / weights.sum()"
+        )
+    if not np.all((means >= 0) & (means <= 1)):
+        raise ValueError(
+            "expected means (pixel probabilities) between 0 and 1, got values outside; "
+            "try np.clip(means, 0, 1)"
+        )
+    return weights, means
+
+
+def _check_rng(rng):
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if rng is None or (isinstance(rng, (int, np.integer)) and not isinstance(rng, bool)):
+        return np.random.default_rng(rng)
+    raise ValueError(
+        f"expected rng to be None, an int seed or a numpy Generator, got {type(rng).__name__}; "
+        "try rng=0"
+    )
+
+
+def _check_int(value, name, low, high=None, hint=""):
+    ok = isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+    if not ok or value < low or (high is not None and value > high):
+        limits = f">= {low}" if high is None else f"between {low} and {high}"
+        raise ValueError(f"expected {name} to be an int {limits}, got {value!r}; try {hint}")
+    return int(value)
+
+
+# ---------------------------------------------------------------------------
+# The model: log-densities, E-step, M-step
+# ---------------------------------------------------------------------------
+
+
+def log_bernoulli_density(X, means):
+    """log p(x_n | mu_k) = sum_d [x_nd log mu_kd + (1 - x_nd) log(1 - mu_kd)], Eq. (10.4).
+
+    Exact at the edges: a pixel with mu_kd = 0 adds 0 where x_nd = 0 and -inf where x_nd = 1
+    (0 log 0 = 0), as ``scipy.stats.bernoulli.logpmf`` does.
+
+    Parameters
+    ----------
+    X : array-like of shape (N, D), values 0 and 1
+    means : array-like of shape (K, D), values in [0, 1]
+
+    Returns
+    -------
+    log_density : ndarray of shape (N, K)
+    """
+    X = _check_binary(X)
+    means = np.asarray(means, dtype=float)
+    if means.ndim != 2 or means.shape[1] != X.shape[1] or not np.all((means >= 0) & (means <= 1)):
+        raise ValueError(
+            f"expected means of shape (K, {X.shape[1]}) with values in [0, 1], got shape "
+            f"{means.shape}; try the means of a fit on the same pixels"
+        )
+    return _log_bernoulli(X, means)
+
+
+def _log_bernoulli(X, means):
+    # x log mu + (1 - x) log(1 - mu) = x logit(mu) + log(1 - mu): one product over the pixels.
+    # einsum, not @: for these small products BLAS threads cost more than they save.
+    inside = (means > 0) & (means < 1)
+    with np.errstate(divide="ignore"):
+        log_on, log_off = np.log(means), np.log1p(-means)  # K, D
+    logit = np.where(inside, log_on - log_off, 0.0)
+    log_density = np.einsum("nd,kd->nk", X, logit)
+    log_density += np.where(inside | (means == 0), log_off, 0.0).sum(axis=1)
+    if not inside.all():  # an edge: mu = 1 adds log 1 = 0 where x = 1, -inf where x = 0
+        impossible = np.einsum("nd,kd->nk", X, means == 0) + np.einsum(
+            "nd,kd->nk", 1 - X, means == 1
+        )
+        log_density[impossible > 0] = -np.inf
+    return log_density
+
+
+def bernoulli_e_step(X, weights, means):
+    """Responsibilities, Eq. (10.6), and the log-likelihood, Eq. (10.5).
+
+    gamma_nk = pi_k p(x_n | mu_k) / sum_j pi_j p(x_n | mu_j), in log space: the log-joint
+    log pi_k + log p(x_n | mu_k) minus its log-sum-exp over k, which is log p(x_n).
+
+    Parameters
+    ----------
+    X : array-like of shape (N, D), values 0 and 1
+    weights : array-like of shape (K,)
+    means : array-like of shape (K, D)
+
+    Returns
+    -------
+    resp : ndarray of shape (N, K)
+    log_likelihood : float
+        sum_n log p(x_n), Eq. (10.5).
+    """
+    X = _check_binary(X)
+    weights, means = _check_parameters(weights, means, X.shape[1])
+    return _e_step(X, weights, means)
+
+
+def _e_step(X, weights, means):
+    log_joint = np.log(weights) + _log_bernoulli(X, means)  # N, K
+    # log-sum-exp over k (scipy's logsumexp), keeping exp(a - max) for the responsibilities
+    largest = log_joint.max(axis=1, keepdims=True)  # N, 1
+    if not np.all(np.isfinite(largest)):
+        raise ValueError(
+            f"expected every row of X to be possible under some component, got "
+            f"{int(np.sum(~np.isfinite(largest)))} row(s) with p(x_n) = 0 (a pixel on where "
+            "every mu_kd = 0, or off where every mu_kd = 1); try smoothing > 0 or other means"
+        )
+    scaled = np.exp(log_joint - largest)
+    total = scaled.sum(axis=1, keepdims=True)
+    return scaled / total, float((largest + np.log(total)).sum())
+
+
+def bernoulli_m_step(X, resp, smoothing=1e-2):
+    """New weights, Eq. (10.8), and pixel probabilities, Eq. (10.7).
+
+    mu_kd = (sum_n gamma_nk x_nd + s) / (N_k + 2 s) with s = ``smoothing``: the maximum a
+    posteriori estimate under a Beta(1 + s, 1 + s) prior on each mu_kd, which keeps every
+    probability strictly between 0 and 1; s = 0 gives the maximum-likelihood M-step.
+    pi_k = N_k / N.
+
+    Parameters
+    ----------
+    X : array-like of shape (N, D), values 0 and 1
+    resp : array-like of shape (N, K), rows summing to 1
+    smoothing : float >= 0
+
+    Returns
+    -------
+    weights : ndarray of shape (K,)
+    means : ndarray of shape (K, D)
+    """
+    X = _check_binary(X)
+    resp = np.asarray(resp, dtype=float)
+    if resp.ndim != 2 or resp.shape[0] != X.shape[0]:
+        raise ValueError(
+            f"expected resp of shape (N, K) with N = {X.shape[0]} like X, got {resp.shape}; "
+            "try resp from bernoulli_e_step(X, weights, means)"
+        )
+    if not (np.all(resp >= 0) and np.allclose(resp.sum(axis=1), 1)):
+        raise ValueError(
+            "expected responsibilities >= 0 with rows summing to 1, got other values; "
+            "try resp / resp.sum(axis=1, keepdims=True)"
+        )
+    return _m_step(X, resp, _check_smoothing(smoothing))
+
+
+def _m_step(X, resp, smoothing):
+    nk = resp.sum(axis=0)  # K
+    if smoothing == 0 and np.any(nk == 0):
+        raise ValueError(
+            f"expected every component to keep some responsibility, got N_k = 0 for component(s) "
+            f"{np.flatnonzero(nk == 0).tolist()} with smoothing=0; try smoothing=1e-2"
+        )
+    means = (np.einsum("nk,nd->kd", resp, X) + smoothing) / (nk[:, None] + 2 * smoothing)  # K, D
+    return nk / X.shape[0], np.clip(means, 0.0, 1.0)  # clip: rounding can pass 1 by 1 ulp
+
+
+# ---------------------------------------------------------------------------
+# Fitting
+# ---------------------------------------------------------------------------
+
+
+@dataclass
+class BernoulliMixtureFit:
+    """The result of ``fit_bernoulli_mixture``.
+
+    Attributes
+    ----------
+    weights : ndarray of shape (K,)
+    means : ndarray of shape (K, D)
+        Pixel probabilities mu_kd.
+    resp : ndarray of shape (N, K)
+        Responsibilities under the final parameters.
+    log_likelihoods : ndarray of shape (n_iter,)
+        The total log-likelihood computed in each iteration's E-step, i.e. of the
+        parameters at the start of that iteration.
+    n_iter : int
+    converged : bool
+    smoothing : float
+    """
+
+    weights: np.ndarray
+    means: np.ndarray
+    resp: np.ndarray
+    log_likelihoods: np.ndarray
+    n_iter: int
+    converged: bool
+    smoothing: float = 1e-2
+
+    @property
+    def n_components(self):
+        return self.weights.shape[0]
+
+
+def _initial_parameters(X, K, init, rng):
+    if isinstance(init, (tuple, list)):
+        if len(init) != 2:
+            raise ValueError(
+                f"expected init as a tuple (weights, means), got {len(init)} items; "
+                "try init=(weights, means)"
+            )
+        weights, means = _check_parameters(*init, n_features=X.shape[1])
+        if weights.shape[0] != K:
+            raise ValueError(
+                f"expected initial parameters for K = {K} components, got {weights.shape[0]}; "
+                "try n_components=len(weights)"
+            )
+        return weights, means
+    if isinstance(init, str) and init == "random":
+        # K distinct random images, each pixel pulled to 1/4 (off) or 3/4 (on)
+        rows = _check_rng(rng).choice(X.shape[0], size=K, replace=False)
+        return np.full(K, 1.0 / K), 0.25 + 0.5 * X[rows]
+    raise ValueError(
+        f"expected init to be 'random' or a tuple (weights, means), got {init!r}; try init='random'"
+    )
+
+
+def fit_bernoulli_mixture(
+    X, n_components, *, init="random", max_iter=100, tol=1e-3, smoothing=1e-2, rng=None
+):
+    """Fit a mixture of multivariate Bernoullis by EM (notebook 10).
+
+    Each iteration runs the E-step, Eq. (10.6), recording the log-likelihood of the
+    current parameters, Eq. (10.5), then the M-step, Eqs. (10.7)-(10.8). It stops when
+    the mean per-sample log-likelihood changes by less than ``tol`` between iterations
+    (``tol=0`` runs exactly ``max_iter`` iterations), as ``gmm_helpers.fit_gmm`` does.
+    With ``smoothing=0`` the log-likelihood never decreases.
+
+    Parameters
+    ----------
+    X : array-like of shape (N, D)
+        Values 0 and 1 only.
+    n_components : int
+        K, between 1 and N.
+    init : "random" or tuple (weights, means)
+        "random": equal weights, and as means K distinct random rows of X with every
+        0 replaced by 1/4 and every 1 by 3/4.
+    max_iter : int
+    tol : float
+    smoothing : float
+        s of Eq. (10.7): the M-step is the MAP estimate under a Beta(1 + s, 1 + s) prior.
+    rng : None, int or numpy.random.Generator
+        Used by ``init="random"`` only.
+
+    Returns
+    -------
+    BernoulliMixtureFit
+    """
+    X = _check_binary(X)
+    K = _check_int(n_components, "n_components", 1, X.shape[0], "n_components=10")
+    max_iter = _check_int(max_iter, "max_iter", 1, hint="max_iter=100")
+    if not isinstance(tol, Real) or isinstance(tol, bool) or not 0 <= tol < np.inf:
+        raise ValueError(f"expected tol to be a number >= 0, got {tol!r}; try tol=1e-3")
+    smoothing = _check_smoothing(smoothing)
+    weights, means = _initial_parameters(X, K, init, rng)
+    log_likelihoods, converged = [], False
+    for _ in range(max_iter):
+        resp, ll = _e_step(X, weights, means)
+        weights, means = _m_step(X, resp, smoothing)
+        converged = bool(log_likelihoods) and abs(ll - log_likelihoods[-1]) / X.shape[0] < tol
+        log_likelihoods.append(ll)
+        if converged:
+            break
+    return BernoulliMixtureFit(
+        weights=weights,
+        means=means,
+        resp=_e_step(X, weights, means)[0],
+        log_likelihoods=np.array(log_likelihoods),
+        n_iter=len(log_likelihoods),
+        converged=converged,
+        smoothing=smoothing,
+    )
+
+
+def bernoulli_score_samples(X, fit):
+    """log p(x_n) = log sum_k pi_k p(x_n | mu_k) for each row, Eq. (10.5).
+
+    Parameters
+    ----------
+    X : array-like of shape (N, D), values 0 and 1
+    fit : BernoulliMixtureFit or tuple (weights, means)
+
+    Returns
+    -------
+    log_density : ndarray of shape (N,)
+    """
+    X = _check_binary(X)
+    if isinstance(fit, BernoulliMixtureFit):
+        weights, means = fit.weights, fit.means
+    elif isinstance(fit, (tuple, list)) and len(fit) == 2:
+        weights, means = fit
+    else:
+        raise ValueError(
+            f"expected a BernoulliMixtureFit or a tuple (weights, means), got "
+            f"{type(fit).__name__}; try the result of fit_bernoulli_mixture(X, K)"
+        )
+    weights, means = _check_parameters(weights, means, X.shape[1])
+    return logsumexp(np.log(weights) + _log_bernoulli(X, means), axis=1)
+
+
+def sample_bernoulli_mixture(weights, means, n_samples, rng=None):
+    """Draw from the mixture, Eq. (10.5): a component z ~ pi, then each pixel ~ Bernoulli(mu_zd).
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, D), values 0 and 1
+    labels : ndarray of shape (n_samples,)
+    """
+    weights, means = _check_parameters(weights, means)
+    n = _check_int(n_samples, "n_samples", 1, hint="n_samples=20")
+    rng = _check_rng(rng)
+    labels = rng.choice(len(weights), size=n, p=weights)
+    X = (rng.random((n, means.shape[1])) < means[labels]).astype(float)
+    return X, labels
+
+
+# ---------------------------------------------------------------------------
+# Plotting: every helper takes ax=None and returns the axes
+# ---------------------------------------------------------------------------
+
+
+def _axes(ax, figsize=(6, 4)):
+    if ax is None:
+        import matplotlib.pyplot as plt
+
+        _, ax = plt.subplots(figsize=figsize)
+    return ax
+
+
+def plot_images(images, shape=(8, 8), n_cols=10, ax=None, titles=None, cmap="gray_r", vmax=1.0):
+    """Tile flattened images into one picture, a row of ``n_cols`` at a time (notebook 10).
+
+    Parameters
+    ----------
+    images : array-like of shape (M, H * W)
+    shape : (H, W)
+    titles : sequence of M str, optional
+        Printed above each tile.
+    """
+    images = np.asarray(images, dtype=float)
+    H, W = shape
+    M = images.shape[0]
+    n_cols = min(n_cols, M)
+    n_rows = -(-M // n_cols)
+    gap = 1 if titles is None else 3  # pixels between tiles (more room for titles)
+    mosaic = np.full((n_rows * (H + gap) - gap, n_cols * (W + 1) - 1), np.nan)
+    for i, img in enumerate(images):
+        r, c = divmod(i, n_cols)
+        mosaic[r * (H + gap) : r * (H + gap) + H, c * (W + 1) : c * (W + 1) + W] = img.reshape(H, W)
+    ax = _axes(ax, figsize=(n_cols * 1.0, n_rows * (1.0 if titles is None else 1.3)))
+    ax.imshow(mosaic, cmap=cmap, vmin=0, vmax=vmax, interpolation="nearest")
+    if titles is not None:
+        for i, title in enumerate(titles):
+            r, c = divmod(i, n_cols)
+            x, y = c * (W + 1) + (W - 1) / 2, r * (H + gap) - 0.7
+            ax.text(x, y, title, ha="center", va="bottom", fontsize=8)
+    ax.set_axis_off()
+    return ax
+
+
+def plot_counts(counts, ax=None, xlabel="true digit", ylabel="cluster"):
+    """A table of counts as a heat map with the numbers written in (notebook 10).
+
+    Parameters
+    ----------
+    counts : array-like of shape (R, C), integers
+    """
+    counts = np.asarray(counts)
+    ax = _axes(ax, figsize=(6, 5))
+    ax.imshow(counts, cmap="Blues")
+    for (r, c), n in np.ndenumerate(counts):
+        if n:
+            color = "white" if n > counts.max() / 2 else "black"
+            ax.text(c, r, str(n), ha="center", va="center", fontsize=8, color=color)
+    ax.set_xticks(range(counts.shape[1]))
+    ax.set_yticks(range(counts.shape[0]))
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    return ax
+
+
+def show_image(image, ax=None, title=None, **kwargs):
+    """Show an (H, W, 3) or (H, W) image without axes (notebook 10); ``ax.images[0]`` is it."""
+    ax = _axes(ax, figsize=(6, 4))
+    ax.imshow(image, **kwargs)
+    ax.set_axis_off()
+    if title is not None:
+        ax.set_title(title)
+    return ax
