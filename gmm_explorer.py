@@ -69,7 +69,7 @@ def _message_figure(message, title="No picture for these settings", figsize=(10,
 def png_bytes(fig, dpi=None):
     """The figure as PNG bytes (what the widgets send to the browser)."""
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi)
+    fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})  # byte-stable
     return buf.getvalue()
 
 
