@@ -11,6 +11,8 @@ that returns the expected value; ``functools.cache`` keeps shared fits cheap.
 
 from functools import cache
 
+import numpy as np
+
 import gmm_helpers as gh
 
 _EXERCISES = {}
@@ -58,6 +60,26 @@ def seed_data(separation=5.0, n_samples=2000, rng=0):
 # ---------------------------------------------------------------------------
 # Chapter 1
 # ---------------------------------------------------------------------------
+
+
+@exercise("1.1")
+def _points_within_one_sd():
+    """Share of cluster 1's points within one standard deviation (1) of its mean (s, s)."""
+    X, labels = seed_data()
+    mean = gh.seed_parameters()[1][1]
+    return np.mean(np.linalg.norm(X[labels == 1] - mean, axis=1) < 1.0)
+
+
+@exercise("1.2", atol=0.05)
+def _mixture_mean_1d():
+    """The mean sum_k pi_k mu_k of the 1-D mixture; a sample average is accepted within 0.05."""
+    return 0.25 * -2.0 + 0.75 * 3.0
+
+
+@exercise("1.3")
+def _log_density_at_point():
+    """log p(x) at x = (1, 4) under the true mixture, Eqs. (1.1)-(1.2)."""
+    return gh.score_samples(np.array([[1.0, 4.0]]), gh.seed_parameters())[0]
 
 
 # ---------------------------------------------------------------------------
