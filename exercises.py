@@ -87,6 +87,59 @@ def _log_density_at_point():
 # ---------------------------------------------------------------------------
 
 
+@cache
+def _kmeans_clusters(separation=5.0):
+    """Chapter 2's k-means (scikit-learn's, from gh.kmeans_plusplus(rng=0)), centres aligned."""
+    from sklearn.cluster import KMeans
+
+    X, _ = seed_data(separation)
+    start = gh.kmeans_plusplus(X, 3, rng=0)
+    km = KMeans(n_clusters=3, init=start, n_init=1, tol=0).fit(X)
+    centres = km.cluster_centers_[
+        gh.align_components(gh.seed_parameters(separation)[1], km.cluster_centers_)
+    ]
+    assign = ((X[:, None, :] - centres) ** 2).sum(axis=2).argmin(axis=1)
+    return centres, assign
+
+
+@exercise("2.1")
+def _responsibilities_of_point():
+    """Responsibilities of x = (0, 3) under the true parameters, Eq. (2.1)."""
+    return gh.e_step(np.array([[0.0, 3.0]]), *gh.seed_parameters())[0][0]
+
+
+@exercise("2.2")
+def _points_that_change_with_equal_weights():
+    """How many points change their most responsible component when the weights are equal."""
+    X, _ = seed_data()
+    weights, means, covariances = gh.seed_parameters()
+    true = gh.e_step(X, weights, means, covariances)[0].argmax(axis=1)
+    equal = gh.e_step(X, np.full(3, 1 / 3), means, covariances)[0].argmax(axis=1)
+    return int(np.sum(true != equal))
+
+
+@exercise("2.3")
+def _kmeans_accuracy_far_apart():
+    """Accuracy of k-means at separation 8."""
+    _, labels = seed_data(8.0)
+    return np.mean(_kmeans_clusters(8.0)[1] == labels)
+
+
+@exercise("2.4")
+def _hard_em_accuracy():
+    """Accuracy of hard EM from the k-means clusters, run until the assignments stop changing."""
+    X, labels = seed_data()
+    assign = _kmeans_clusters()[1]
+    params = gh.m_step(X, np.eye(3)[assign])
+    for _ in range(1000):
+        new = gh.e_step(X, *params)[0].argmax(axis=1)
+        params = gh.m_step(X, np.eye(3)[new])
+        if np.array_equal(new, assign):
+            break
+        assign = new
+    return np.mean(assign == labels)
+
+
 # ---------------------------------------------------------------------------
 # Chapter 3
 # ---------------------------------------------------------------------------
