@@ -145,6 +145,49 @@ def _hard_em_accuracy():
 # ---------------------------------------------------------------------------
 
 
+@cache
+def _chapter3_start():
+    """Chapter 3's k-means++ start theta0 and its responsibilities."""
+    X, _ = seed_data()
+    theta0 = gh.initial_parameters(X, 3, rng=0)
+    return theta0, gh.e_step(X, *theta0)[0]
+
+
+@exercise("3.1")
+def _m_step_weights():
+    """The M-step weights N_k / N, Eq. (3.6), from the start's responsibilities."""
+    resp = _chapter3_start()[1]
+    return resp.sum(axis=0) / resp.shape[0]
+
+
+@exercise("3.2")
+def _elbo_of_hard_assignments():
+    """ELBO(q, theta0), Eq. (3.7), for the one-hot q of the most responsible components."""
+    X, _ = seed_data()
+    (weights, means, covariances), resp = _chapter3_start()
+    log_joint = np.log(weights) + gh.log_gaussian_density(X, means, covariances)
+    q = np.eye(3)[resp.argmax(axis=1)]
+    return np.sum(q * log_joint)  # the entropy of a one-hot q is 0
+
+
+@exercise("3.3")
+def _tied_covariance():
+    """The shared covariance maximising Q: sum_k sum_n gamma_nk (x_n - mu_k)(x_n - mu_k)^T / N."""
+    X, _ = seed_data()
+    resp = _chapter3_start()[1]
+    nk = resp.sum(axis=0)
+    means = resp.T @ X / nk[:, None]
+    return sum((resp[:, k, None] * (X - means[k])).T @ (X - means[k]) for k in range(3)) / len(X)
+
+
+@exercise("3.4")
+def _smallest_change_with_smoothing():
+    """Smallest change between consecutive log-likelihoods of EM with smoothing=1.0."""
+    X, _ = seed_data()
+    fit = gh.fit_gmm(X, 3, init="random", rng=0, smoothing=1.0, tol=0, max_iter=50)
+    return np.diff(fit.log_likelihoods).min()
+
+
 # ---------------------------------------------------------------------------
 # Chapter 4
 # ---------------------------------------------------------------------------
