@@ -193,6 +193,22 @@ def _smallest_change_with_smoothing():
 # ---------------------------------------------------------------------------
 
 
+@exercise("4.1")
+def _log_sum_exp_large():
+    """log(e^1000 + e^999 + e^990), Eq. (4.1)."""
+    from scipy.special import logsumexp
+
+    return logsumexp([1000.0, 999.0, 990.0])
+
+
+@exercise("4.2")
+def _iterations_with_stopping_rule():
+    """Iterations of EM from chapter 0's start until the per-point change is below 1e-5."""
+    X, _ = seed_data()
+    start = gh.initial_parameters(X, 3, init="random", rng=0)
+    return gh.fit_gmm(X, 3, init=start, tol=1e-5).n_iter
+
+
 # ---------------------------------------------------------------------------
 # Chapter 5
 # ---------------------------------------------------------------------------
