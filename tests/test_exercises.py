@@ -11,6 +11,7 @@ import exercises
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 CHECK = re.compile(r"""check_answer\(\s*["'](\d+\.\d+)["']""")
+CHECK_CELL = re.compile(r'(_ = )?gh\.check_answer\("(\d+)\.\d+", answer\)')
 
 
 def _checked_names(path):
@@ -38,6 +39,28 @@ def test_every_expected_answer_is_computed(name):
 def test_every_check_cell_names_a_registered_exercise(path):
     unknown = _checked_names(path) - set(exercises.names())
     assert not unknown, f"{path.name} checks exercises missing from exercises.py: {unknown}"
+
+
+@pytest.mark.parametrize("path", _chapters(), ids=lambda p: p.stem)
+def test_checking_cells_hold_only_the_call(path):
+    """A check cell is the call alone, so it cannot show the answer, and names its own chapter."""
+    cells = json.loads(path.read_text())["cells"]
+    for cell in cells:
+        src = "".join(cell["source"]).strip()
+        if cell["cell_type"] == "code" and "check_answer" in src:
+            match = CHECK_CELL.fullmatch(src)
+            assert match, f"{path.name}: a check cell holds more than the call:\n{src}"
+            assert int(match.group(2)) == int(path.name[:2]), src
+
+
+def test_wrong_answers_fail(capsys):
+    import gmm_helpers as gh
+
+    assert gh.check_answer("6.1", 2.0) is False
+    assert gh.check_answer("7.1", 20) is False
+    assert "not yet" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="expected an exercise name"):
+        exercises.expected("5.99")
 
 
 def test_every_exercise_has_a_worked_solution():
