@@ -1561,3 +1561,7 @@ def check_answer(name, answer, expected=None, rtol=None, atol=None):
         ok = False
     print(f"{label}: " + ("correct!" if ok else "not yet: check your shapes and values"))
     return bool(ok)
+
+
+# Chapter 11 lives in its own module; imported last, so gmm_bayes can import this one.
+from gmm_bayes import fit_bayesian_gmm  # noqa: E402, F401
