@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from numbers import Real
 
 import numpy as np
-from scipy.special import betaln, digamma, gammaln, multigammaln
+from scipy.special import betaln, digamma, gammaln
 
 PRIOR_TYPES = ("dirichlet_process", "dirichlet_distribution")
 INITS = ("kmeans++", "random")
@@ -261,10 +261,11 @@ def gaussian_statistics(X, resp, smoothing=0.0):
     nk = resp.sum(axis=0) + 10 * np.finfo(float).eps  # K
     xk = resp.T @ X / nk[:, None]  # K, D
     D = X.shape[1]
+    XT = np.ascontiguousarray(X.T)  # D, N
     sk = np.empty((len(nk), D, D))
     for k in range(len(nk)):
-        diff = X - xk[k]  # N, D
-        sk[k] = (resp[:, k] * diff.T) @ diff / nk[k]
+        diff = XT - xk[k][:, None]  # D, N
+        sk[k] = (diff * resp[:, k]) @ diff.T / nk[k]
     sk.reshape(len(nk), -1)[:, :: D + 1] += smoothing
     return nk, xk, sk
 
@@ -467,14 +468,9 @@ def update_gaussian_wishart(nk, xk, sk, priors):
     mean_precision = beta0 + nk
     means = (beta0 * m0 + nk[:, None] * xk) / mean_precision[:, None]
     degrees_of_freedom = priors.degrees_of_freedom_prior + nk
-    covariances = np.empty_like(sk)
-    for k in range(len(nk)):
-        d = xk[k] - m0
-        covariances[k] = (
-            priors.covariance_prior
-            + nk[k] * sk[k]
-            + nk[k] * beta0 / mean_precision[k] * np.outer(d, d)
-        )
+    d = xk - m0  # K, D
+    shrink = (nk * beta0 / mean_precision)[:, None, None] * d[:, :, None] * d[:, None, :]
+    covariances = priors.covariance_prior + nk[:, None, None] * sk + shrink
     covariances /= degrees_of_freedom[:, None, None]
     return mean_precision, means, degrees_of_freedom, covariances
 
@@ -547,9 +543,8 @@ def expected_log_gaussian(X, means, covariances, mean_precision, degrees_of_free
     D = X.shape[1]
     # nu_k W_k = covariances_k^{-1} = P_k^T P_k with P_k = L_k^{-1}, covariances_k = L_k L_k^T
     prec_chol = np.linalg.inv(np.linalg.cholesky(covariances))  # K, D, D
-    Y = X @ prec_chol.transpose(0, 2, 1)  # K, N, D: P_k x_n
-    Y -= np.einsum("kij,kj->ki", prec_chol, means)[:, None, :]  # P_k (x_n - m_k)
-    maha = np.einsum("knd,knd->nk", Y, Y)  # N, K
+    y = prec_chol @ X.T - (prec_chol @ means[:, :, None])  # K, D, N: P_k (x_n - m_k)
+    maha = (y * y).sum(axis=1).T  # N, K (a view: each column is contiguous)
     log_det = expected_log_det_precision(degrees_of_freedom, covariances)
     return 0.5 * log_det - 0.5 * D * np.log(2 * np.pi) - 0.5 * (D / mean_precision + maha)
 
@@ -635,7 +630,8 @@ def log_wishart_norm(W_inv, nu):
     """
     D = W_inv.shape[-1]
     log_det = 2 * np.log(np.diagonal(np.linalg.cholesky(W_inv), axis1=-2, axis2=-1)).sum(-1)
-    multigamma = multigammaln(0.5 * np.asarray(nu, dtype=float), D)
+    half = 0.5 * np.asarray(nu, dtype=float)[..., None]  # log Gamma_D, as scipy's multigammaln
+    multigamma = D * (D - 1) / 4 * np.log(np.pi) + gammaln(half - 0.5 * np.arange(D)).sum(-1)
     return 0.5 * nu * log_det - 0.5 * nu * D * np.log(2.0) - multigamma
 
 
@@ -981,7 +977,12 @@ def plot_weights(fit, n_samples, ax=None, colors=None, share=SURVIVAL_SHARE):
     ax.axhline(share * n_samples, color="k", ls="--", lw=1, label=f"{share:.0%} of the points")
     ax.set_yscale("log")
     ax.set_ylim(1e-3, 2 * n_samples)
-    ax.set_xticks(np.arange(1, len(points) + 1))
+    step = 1 if len(points) <= 15 else 5
+    ax.set_xticks(
+        np.r_[1, np.arange(step, len(points) + 1, step)]
+        if step > 1
+        else np.arange(1, len(points) + 1)
+    )
     ax.set_xlabel("component k (stick order)")
     ax.set_ylabel(r"points owned, $N \, \mathrm{E}[\pi_k]$")
     ax.legend(loc="upper right")
@@ -1010,11 +1011,11 @@ def concentration_figure(weight_concentration_prior=1e-2, n_samples=2000, n_comp
     colors = survivor_colors(fit.weights, fit.means, true_means)
     fig = Figure(figsize=(10, 4.2), layout="constrained")
     ax_fit, ax_w = fig.subplots(1, 2, width_ratios=(1, 1.3))
-    plot_bayesian_fit(X, fit, ax=ax_fit, reference_means=true_means)
+    plot_bayesian_fit(X, fit, ax=ax_fit, reference_means=true_means, s=6 if n_samples > 500 else 20)
     plot_weights(fit, n_samples, ax=ax_w, colors=colors)
     n_alive = len(survivors(fit.weights))
     fig.suptitle(
-        f"alpha_0 = {weight_concentration_prior:.3g}, N = {n_samples}: {n_alive} of "
+        rf"$\alpha_0$ = {weight_concentration_prior:.3g}, N = {n_samples}: {n_alive} of "
         f"{n_components} components own more than 1 % of the points"
     )
     return fig
@@ -1116,5 +1117,29 @@ def plot_concentration_sweep(alphas, counts, sizes=SIZES, ax=None):
     ax.set_xlabel(r"weight concentration prior $\alpha_0$")
     ax.set_ylabel("components owning > 1 % of points")
     ax.set_ylim(0, counts.max() + 1)
+    ax.yaxis.get_major_locator().set_params(integer=True)
     ax.legend()
+    return ax
+
+
+def plot_digits(images, ax=None, n_cols=10, title=None):
+    """8 x 8 digit images (pixel values 0-16) in a mosaic on one axes; returns the axes.
+
+    Parameters
+    ----------
+    images : array-like of shape (n, 64) or (n, 8, 8)
+        Values outside 0-16 (a sampled digit can have them) are shown as 0 or 16.
+    """
+    images = np.clip(np.asarray(images, dtype=float).reshape(-1, 8, 8), 0, 16)
+    n_rows = -(-len(images) // n_cols)
+    mosaic = np.full((n_rows * 9 + 1, n_cols * 9 + 1), np.nan)  # a 1-pixel gap around each
+    for i, image in enumerate(images):
+        r, c = divmod(i, n_cols)
+        mosaic[1 + 9 * r : 9 + 9 * r, 1 + 9 * c : 9 + 9 * c] = image
+    ax = _new_axes((n_cols * 0.7, n_rows * 0.7)) if ax is None else ax
+    ax.imshow(mosaic, cmap="binary", vmin=0, vmax=16, interpolation="nearest")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if title is not None:
+        ax.set_title(title)
     return ax
