@@ -180,7 +180,7 @@ for n_dims in (5, 10, 20):
 # predicts worse than BIC's six. With 1200 points in 20 dimensions each of 28 components owns
 # a few dozen points for a covariance of 210 entries: the prior ($\boldsymbol{\Psi}$ the whole
 # data's covariance, $\nu_0 = D$) holds them together, but the plug-in density is no longer a good
-# summary of so uncertain a posterior (Exercise 11.5's Student-t predictive would do better).
+# summary of so uncertain a posterior (Exercise 11.5's Student-t predictive may fare better).
 # BIC is an asymptotic approximation of the evidence and the ELBO a bound on it; neither is
 # guaranteed to choose the model that predicts best, which is why the held-out score is the
 # judge of last resort, as in chapter 7.
