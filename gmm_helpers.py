@@ -1563,5 +1563,7 @@ def check_answer(name, answer, expected=None, rtol=None, atol=None):
     return bool(ok)
 
 
-# The Bernoulli mixture of notebook 10 lives in its own module (which imports nothing from here).
+# The other models of chapters 10 and 11 live in modules of their own, imported last so that
+# they may import this one.
 from gmm_bernoulli import fit_bernoulli_mixture  # noqa: E402, F401
+from gmm_bayes import fit_bayesian_gmm  # noqa: E402, F401
