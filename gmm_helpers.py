@@ -1046,10 +1046,12 @@ def fit_gmm_chunked(
         nk, sy, syy = gmm_engine.zero_sums(K, D)
         for rows in gmm_engine.blocks(N, chunk_size):
             Y = np.asarray(X[rows]) - shift  # n, D
-            resp = np.eye(K)[_nearest(Y, centres - shift)]  # n, K
-            nk += resp.sum(axis=0)
-            sy += resp.T @ Y
-            syy += np.einsum("nk,ni,nj->kij", resp, Y, Y)
+            labels = _nearest(Y, centres - shift)
+            for k in range(K):
+                Yk = Y[labels == k]
+                nk[k] += Yk.shape[0]
+                sy[k] += Yk.sum(axis=0)
+                syy[k] += Yk.T @ Yk
         start = _m_step_from_sums(nk, sy, syy, N, shift, smoothing, covariance_type)
         mean = sy.sum(0) / N
         _check_not_collapsed(start[2], smoothing, (np.trace(syy.sum(0)) / N - mean @ mean) / D)
