@@ -1,7 +1,7 @@
 """Gaussian mixture models and the EM algorithm, in small functions that follow the math.
 
-The notebooks in ``notebooks/`` derive every function here; each docstring names
-the equation and the notebook it comes from. Notation::
+The notebooks in ``notebooks/`` derive every function here; each docstring names the
+equation and the notebook it comes from. Notation::
 
     X            (N, D)     data, one row per point x_n
     weights      (K,)       mixing weights pi_k, positive, summing to 1
@@ -10,31 +10,26 @@ the equation and the notebook it comes from. Notation::
     resp         (N, K)     responsibilities gamma_nk = p(z_n = k | x_n)
     nk           (K,)       effective number of points N_k = sum_n gamma_nk
 
-Sections, in the order of the course: sampling (01), densities (01, 03),
-EM steps (02-04), fitting (04), model selection (07), pitfalls and applications
-(06, 08), sufficient statistics for chunked EM (09), plotting.
+Sections, in the order of the course: input checks, the data (01), densities and the E-step
+(01-04), the M-step (03), fitting (04, 06), model selection and applications (06-08),
+sufficient statistics and chunked EM (09), plotting, exercises.
 
-Internally the loop works on ``X.T`` (D, N) and ``resp.T`` (K, N): every
-reduction over the K components is then a sum of contiguous rows, which keeps
-the loop fast without leaving numpy.
+``fit_gmm`` and ``fit_gmm_chunked`` run their E-steps on ``gmm_engine.py``, a blocked and
+threaded version of ``e_step`` plus the sums of Eq. (9.1) that chapter 9 describes;
+tests/test_engine.py proves it gives what ``e_step`` and ``m_step`` give.
 """
 
-from collections import deque
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
-from functools import cache
 from numbers import Real
-from threading import Lock
 
 import numpy as np
+from scipy.linalg import solve_triangular
 from scipy.optimize import linear_sum_assignment
+
+import gmm_engine
 
 COVARIANCE_TYPES = ("full", "diag", "spherical", "tied")
 INITS = ("kmeans++", "random")
-# exp() of anything below about -708 is a subnormal float, and arithmetic on
-# subnormals is slow; such responsibilities are zero for every purpose here.
-_LOG_RESP_FLOOR = -700.0
 
 
 # ---------------------------------------------------------------------------
@@ -69,14 +64,25 @@ def _check_X(X, name="X"):
     return X
 
 
+def _is_int(x):
+    return isinstance(x, (int, np.integer)) and not isinstance(x, bool)
+
+
 def _is_real(x):
     return isinstance(x, Real) and not isinstance(x, bool)
+
+
+def _check_count(value, name, example):
+    """An int >= 1 (n_samples, max_iter, n_init, chunk_size, ...)."""
+    if not _is_int(value) or value < 1:
+        raise ValueError(f"expected {name} to be an int >= 1, got {value!r}; try {name}={example}")
+    return int(value)
 
 
 def _check_rng(rng):
     if isinstance(rng, np.random.Generator):
         return rng
-    if rng is None or isinstance(rng, (int, np.integer)):
+    if rng is None or _is_int(rng):
         return np.random.default_rng(rng)
     raise ValueError(
         f"expected rng to be None, an int seed or a numpy Generator, got {type(rng).__name__}; "
@@ -103,7 +109,7 @@ def _check_covariance_type(covariance_type):
 
 
 def _check_n_components(n_components, n_samples):
-    if isinstance(n_components, bool) or not isinstance(n_components, (int, np.integer)):
+    if not _is_int(n_components):
         raise ValueError(
             f"expected n_components to be an int, got {n_components!r}; try n_components=3"
         )
@@ -115,33 +121,17 @@ def _check_n_components(n_components, n_samples):
     return int(n_components)
 
 
-def _check_parameters(weights, means, covariances, n_features=None):
-    """Check (weights, means, covariances) and return them as float arrays."""
-    weights = np.asarray(weights, dtype=float)
+def _check_gaussians(means, covariances, n_features=None):
+    """Check (means, covariances) of K Gaussians and return them as float arrays."""
     means = np.asarray(means, dtype=float)
     covariances = np.asarray(covariances, dtype=float)
-    if weights.ndim != 1 or weights.size == 0:
-        raise ValueError(
-            f"expected weights of shape (K,), got shape {weights.shape}; try np.full(K, 1 / K)"
-        )
-    K = weights.shape[0]
-    if not np.all(np.isfinite(weights)) or np.any(weights <= 0):
-        raise ValueError(
-            f"expected positive weights, got {np.round(weights, 4)}; "
-            "try np.full(K, 1 / K), or drop the components with weight 0"
-        )
-    if abs(weights.sum() - 1.0) > 1e-6:
-        raise ValueError(
-            f"expected weights that sum to 1, got a sum of {weights.sum():.6g}; "
-            "try weights / weights.sum()"
-        )
     D = n_features if n_features is not None else (means.shape[-1] if means.ndim == 2 else None)
-    if means.ndim != 2 or means.shape[0] != K or (D is not None and means.shape[1] != D):
+    if means.ndim != 2 or means.shape[0] == 0 or (D is not None and means.shape[1] != D):
         raise ValueError(
-            f"expected means of shape (K, D) = ({K}, {D}), got shape {means.shape}; "
+            f"expected means of shape (K, D) with D = {D}, got shape {means.shape}; "
             "try one row per component and one column per feature"
         )
-    D = means.shape[1]
+    K, D = means.shape
     if covariances.shape != (K, D, D):
         raise ValueError(
             f"expected covariances of shape (K, D, D) = ({K}, {D}, {D}), "
@@ -160,34 +150,63 @@ def _check_parameters(weights, means, covariances, n_features=None):
             f"expected symmetric covariances, got component {k} with relative asymmetry "
             f"{asym[k]:.2g}; try (C + C.transpose(0, 2, 1)) / 2"
         )
-    _cholesky(covariances, what="covariances")
+    bad = [k for k, cov in enumerate(covariances) if not _has_cholesky(cov)]
+    if bad:
+        raise ValueError(
+            f"expected symmetric positive definite covariances, got component(s) {bad} that "
+            "are not; try adding a small multiple of the identity, e.g. C + 1e-6 * np.eye(D)"
+        )
+    return means, covariances
+
+
+def _has_cholesky(cov):
+    try:
+        return bool(np.isfinite(np.linalg.cholesky(cov)).all())
+    except np.linalg.LinAlgError:
+        return False
+
+
+def _check_parameters(weights, means, covariances, n_features=None):
+    """Check (weights, means, covariances) and return them as float arrays."""
+    weights = np.asarray(weights, dtype=float)
+    if weights.ndim != 1 or weights.size == 0:
+        raise ValueError(
+            f"expected weights of shape (K,), got shape {weights.shape}; try np.full(K, 1 / K)"
+        )
+    if not np.all(np.isfinite(weights)) or np.any(weights <= 0):
+        raise ValueError(
+            f"expected positive weights, got {np.round(weights, 4)}; "
+            "try np.full(K, 1 / K), or drop the components with weight 0"
+        )
+    if abs(weights.sum() - 1.0) > 1e-6:
+        raise ValueError(
+            f"expected weights that sum to 1, got a sum of {weights.sum():.6g}; "
+            "try weights / weights.sum()"
+        )
+    means, covariances = _check_gaussians(means, covariances, n_features)
+    if means.shape[0] != weights.shape[0]:
+        raise ValueError(
+            f"expected one mean per weight, K = {weights.shape[0]}, got {means.shape[0]} means; "
+            "try one row of means per component"
+        )
     return weights, means, covariances
 
 
-def _cholesky(covariances, what="covariances", smoothing=None):
-    """Lower Cholesky factors L_k with Sigma_k = L_k L_k^T; (K, D, D)."""
-    try:
-        chol = np.linalg.cholesky(covariances)
-    except np.linalg.LinAlgError:
-        chol = None
-    if chol is None or not np.isfinite(chol).all():
-        bad = []
-        for k, cov in enumerate(covariances):
-            try:
-                np.linalg.cholesky(cov)
-            except np.linalg.LinAlgError:
-                bad.append(k)
-        if smoothing is not None:
-            raise ValueError(
-                f"expected every covariance to stay positive definite, got component(s) {bad} "
-                f"collapsed onto too few points (smoothing={smoothing:g}); "
-                "try increasing smoothing, e.g. smoothing=1e-6 or larger"
-            )
-        raise ValueError(
-            f"expected symmetric positive definite {what}, got component(s) {bad} that are not; "
-            "try adding a small multiple of the identity, e.g. C + 1e-6 * np.eye(D)"
-        )
-    return chol
+def _collapse_error(components, smoothing):
+    return ValueError(
+        f"expected every covariance to stay positive definite, got component(s) {components} "
+        f"collapsed onto too few points (smoothing={smoothing:g}); "
+        "try increasing smoothing, e.g. smoothing=1e-6 or larger"
+    )
+
+
+def _check_not_collapsed(covariances, smoothing, variance):
+    """With smoothing = 0, a component on one point has rounding-noise variance: compare its
+    smallest eigenvalue with the data's mean variance."""
+    if smoothing == 0:
+        collapsed = np.linalg.eigvalsh(covariances).min(axis=1) < 1e-10 * max(variance, 1e-300)
+        if np.any(collapsed):
+            raise _collapse_error(np.flatnonzero(collapsed).tolist(), smoothing)
 
 
 # ---------------------------------------------------------------------------
@@ -198,9 +217,8 @@ def _cholesky(covariances, what="covariances", smoothing=None):
 def sample_seed_data(separation=5.0, n_samples=2000, rng=0):
     """The original notebook's three clusters (notebook 01).
 
-    60 % of the points with sd 2 around (0, 0), 30 % with sd 1 around (s, s)
-    and 10 % with sd 0.5 around (0, s), where s is ``separation``. The points
-    come grouped by cluster, as in the original.
+    60 % of the points with sd 2 around (0, 0), 30 % with sd 1 around (s, s) and 10 % with
+    sd 0.5 around (0, s), where s is ``separation``. The points come grouped by cluster.
 
     Parameters
     ----------
@@ -220,23 +238,20 @@ def sample_seed_data(separation=5.0, n_samples=2000, rng=0):
         raise ValueError(
             f"expected separation to be a finite number, got {separation!r}; try separation=5.0"
         )
-    if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
-        raise ValueError(f"expected n_samples to be an int >= 1, got {n_samples!r}; try 2000")
+    n_samples = _check_count(n_samples, "n_samples", 2000)
     rng = _check_rng(rng)
-    s = float(separation)
+    weights, centres, covariances = seed_parameters(separation)
     n0 = int(round(0.6 * n_samples))
     n1 = int(round(0.3 * n_samples))
     counts = [n0, n1, n_samples - n0 - n1]
-    centres = np.array([[0.0, 0.0], [s, s], [0.0, s]])
-    sds = [2.0, 1.0, 0.5]
+    sds = np.sqrt(covariances[:, 0, 0])
     X = np.concatenate(
         [
             rng.standard_normal((n, 2)) * sd + c
             for n, sd, c in zip(counts, sds, centres, strict=True)
         ]
     )
-    labels = np.repeat(np.arange(3), counts)
-    return X, labels
+    return X, np.repeat(np.arange(3), counts)
 
 
 def seed_parameters(separation=5.0):
@@ -258,8 +273,7 @@ def seed_parameters(separation=5.0):
 def sample_gmm(weights, means, covariances, n_samples, rng=None):
     """Ancestral sampling from a Gaussian mixture, Eq. (1.1) (notebook 01).
 
-    First pick a component z_n ~ Categorical(pi), then a point
-    x_n ~ N(mu_{z_n}, Sigma_{z_n}).
+    First pick a component z_n ~ Categorical(pi), then a point x_n ~ N(mu_{z_n}, Sigma_{z_n}).
 
     Parameters
     ----------
@@ -276,10 +290,9 @@ def sample_gmm(weights, means, covariances, n_samples, rng=None):
         The component each point was drawn from.
     """
     weights, means, covariances = _check_parameters(weights, means, covariances)
-    if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
-        raise ValueError(f"expected n_samples to be an int >= 1, got {n_samples!r}; try 500")
+    n_samples = _check_count(n_samples, "n_samples", 500)
     rng = _check_rng(rng)
-    chol = _cholesky(covariances)
+    chol = np.linalg.cholesky(covariances)
     labels = rng.choice(len(weights), size=n_samples, p=weights)
     z = rng.standard_normal((n_samples, means.shape[1]))
     X = means[labels] + np.einsum("nij,nj->ni", chol[labels], z)
@@ -287,44 +300,17 @@ def sample_gmm(weights, means, covariances, n_samples, rng=None):
 
 
 # ---------------------------------------------------------------------------
-# Densities: Eq. (1.2) and the E-step, Eq. (3.2), in log space (notebooks 01, 03, 04)
+# Densities and the E-step: Eqs. (1.2), (3.1), (3.2), (4.1) (notebooks 01-04)
 # ---------------------------------------------------------------------------
-
-
-def _precision_factors(covariances, smoothing=None):
-    """Inverse Cholesky factors and log-determinants.
-
-    Returns ``prec_chol`` (K, D, D) with prec_chol[k] = L_k^{-1}, so that the
-    Mahalanobis distance is ||L_k^{-1} (x - mu_k)||^2, and ``log_det`` (K,) =
-    log |Sigma_k| = 2 sum_d log L_k[d, d].
-    """
-    chol = _cholesky(covariances, smoothing=smoothing)
-    log_det = 2.0 * np.log(np.diagonal(chol, axis1=1, axis2=2)).sum(axis=1)
-    prec_chol = np.linalg.inv(chol)
-    return prec_chol, log_det
-
-
-def _log_gaussian_T(XT, means, prec_chol, log_det):
-    """log N(x_n | mu_k, Sigma_k) as a (K, N) array, from XT of shape (D, N)."""
-    D, N = XT.shape
-    K = means.shape[0]
-    out = np.empty((K, N))
-    for k in range(K):
-        y = prec_chol[k] @ XT  # D, N
-        y -= (prec_chol[k] @ means[k])[:, None]
-        np.square(y, out=y)
-        y.sum(axis=0, out=out[k])
-        out[k] += D * np.log(2 * np.pi) + log_det[k]
-        out[k] *= -0.5
-    return out
 
 
 def log_gaussian_density(X, means, covariances):
     """log N(x_n | mu_k, Sigma_k) for every point and component, Eq. (1.2) (notebook 01).
 
-    log N(x | mu, Sigma) = -1/2 [D log(2 pi) + log|Sigma| + (x - mu)^T Sigma^{-1} (x - mu)],
-    computed with the Cholesky factor of Sigma, so it stays finite for points
-    thousands of standard deviations away and for D in the hundreds.
+    log N(x | mu, Sigma) = -1/2 [D log(2 pi) + log|Sigma| + (x - mu)^T Sigma^{-1} (x - mu)].
+    With Sigma = L L^T (Cholesky), log|Sigma| = 2 sum_d log L_dd and the quadratic form is
+    ||z||^2 with L z = x - mu, so it stays finite for points thousands of standard
+    deviations away and for D in the hundreds.
 
     Parameters
     ----------
@@ -337,20 +323,27 @@ def log_gaussian_density(X, means, covariances):
     log_density : ndarray of shape (N, K)
     """
     X = _check_X(X)
-    means = np.asarray(means, dtype=float)
-    K = means.shape[0] if means.ndim == 2 else 1
-    _, means, covariances = _check_parameters(np.full(K, 1.0 / K), means, covariances, X.shape[1])
-    prec_chol, log_det = _precision_factors(covariances)
-    return _log_gaussian_T(np.ascontiguousarray(X.T), means, prec_chol, log_det).T
+    means, covariances = _check_gaussians(means, covariances, X.shape[1])
+    return _log_gaussian_density(X, means, covariances)
+
+
+def _log_gaussian_density(X, means, covariances):
+    N, D = X.shape
+    out = np.empty((N, means.shape[0]))
+    for k, (mean, cov) in enumerate(zip(means, covariances, strict=True)):
+        L = np.linalg.cholesky(cov)
+        z = solve_triangular(L, (X - mean).T, lower=True)  # D, N
+        log_det = 2 * np.log(np.diag(L)).sum()
+        out[:, k] = -0.5 * (D * np.log(2 * np.pi) + log_det + (z**2).sum(axis=0))
+    return out
 
 
 def logsumexp_rows(a):
     """log sum_k exp(a[k, n]) over the first axis, Eq. (4.1) (notebook 04).
 
-    The log-sum-exp trick: subtract the largest term before exponentiating, so
-    nothing overflows and at least one term is exp(0) = 1. Same result as
-    ``scipy.special.logsumexp(a, axis=0)``; written out because it is what the
-    notebook teaches, and because it runs on the contiguous (K, N) layout.
+    The log-sum-exp trick: subtract the largest term before exponentiating, so nothing
+    overflows and at least one term is exp(0) = 1. Same result as
+    ``scipy.special.logsumexp(a, axis=0)``, written out because it is what notebook 04 teaches.
 
     Parameters
     ----------
@@ -365,100 +358,6 @@ def logsumexp_rows(a):
     m = np.where(np.isfinite(m), m, 0.0)  # a column of -inf sums to log(0) = -inf, not NaN
     with np.errstate(divide="ignore"):
         return m + np.log(np.exp(a - m).sum(axis=0))
-
-
-def _e_step_factors(weights, means, covariances, smoothing=None):
-    """What the E-step needs from the parameters, computed once per pass over the data.
-
-    Returns ``prec`` (K D, D), the inverse Cholesky factors L_k^{-1} stacked
-    one under the other, ``offsets`` (K D, 1), the stacked L_k^{-1} mu_k, and
-    ``const`` (K, 1) = log pi_k - (D log(2 pi) + log |Sigma_k|) / 2.
-    """
-    K, D = means.shape
-    prec_chol, log_det = _precision_factors(covariances, smoothing=smoothing)
-    offsets = np.einsum("kij,kj->ki", prec_chol, means)
-    const = np.log(weights) - 0.5 * (D * np.log(2 * np.pi) + log_det)
-    return prec_chol.reshape(K * D, D), offsets.reshape(K * D, 1), const[:, None]
-
-
-def _e_step_block(Yb, factors, resp):
-    """E-step, Eq. (3.2), on one block Yb (D, b), written into resp (K, b).
-
-    Returns the block's log-likelihood, sum_n log sum_k pi_k N(y_n | mu_k, Sigma_k).
-    """
-    prec, offsets, const = factors
-    K, b = resp.shape
-    z = prec @ Yb  # row k D + d: (L_k^{-1} y)_d for every y in the block
-    z -= offsets
-    z *= z
-    np.sum(z.reshape(K, -1, b), axis=1, out=resp)  # squared Mahalanobis distances
-    resp *= -0.5
-    resp += const  # log pi_k + log N(y | mu_k, Sigma_k)
-    m = resp.max(axis=0)  # the log-sum-exp trick, Eq. (4.1)
-    resp -= m
-    np.maximum(resp, _LOG_RESP_FLOOR, out=resp)
-    np.exp(resp, out=resp)
-    total = resp.sum(axis=0)
-    resp /= total
-    return m.sum() + np.log(total).sum()
-
-
-def _add_statistics(Yb, resp, nk, sy, syy):
-    """Add one block's sums of Eq. (9.1) to nk (K,), sy (K, D) and syy (K, D, D), in place."""
-    K, D = sy.shape
-    nk += resp.sum(axis=1)
-    sy += resp @ Yb.T
-    weighted = (resp[:, None, :] * Yb).reshape(K * D, -1)  # row k D + d: gamma_nk y_nd
-    syy += (weighted @ Yb.T).reshape(K, D, D)  # one matrix product for all K
-
-
-# Columns per block in the E-step: the block's (K D, B) work array takes about 1 MiB, big
-# enough that numpy's per-call cost is small. bench/block_size.py times one E-step pass
-# against 256 KiB blocks: on the 2-core bench machine (2026-12-02, two runs) 1 MiB took about
-# 0.94, 0.8 and 1.0 x the time at (N, D, K) = (1e6, 2, 3), (1e5, 10, 10), (1e5, 50, 20).
-_BLOCK_BYTES = 1 << 20
-
-
-def _block_columns(n_components, n_features):
-    return max(256, _BLOCK_BYTES // (8 * n_components * n_features))
-
-
-def _em_pass(YT, weights, means, covariances, smoothing=None, resp_out=None, statistics=True):
-    """One E-step over column blocks of YT (D, N), adding up Eq. (9.1) as it goes.
-
-    For each block: log pi_k + log N(y | mu_k, Sigma_k), the log-sum-exp over k,
-    the responsibilities, and their sums N_k, sum gamma y, sum gamma y y^T. Doing
-    all of it while the block is in cache is what makes the loop fast, and it
-    never needs the (N, K) responsibilities unless ``resp_out`` (K, N) asks for them.
-
-    Returns
-    -------
-    nk : (K,), sy : (K, D), syy : (K, D, D), log_likelihood : float
-    """
-    D, N = YT.shape
-    K = means.shape[0]
-    factors = _e_step_factors(weights, means, covariances, smoothing)
-    nk, sy, syy = np.zeros(K), np.zeros((K, D)), np.zeros((K, D, D))
-    log_likelihood = 0.0
-    B = _block_columns(K, D)
-    resp_block = np.empty((K, min(B, N)))
-    for start in range(0, N, B):
-        Yb = YT[:, start : start + B]  # D, b
-        if resp_out is None:
-            resp = resp_block[:, : Yb.shape[1]]
-        else:
-            resp = resp_out[:, start : start + B]
-        log_likelihood += _e_step_block(Yb, factors, resp)
-        if statistics:
-            _add_statistics(Yb, resp, nk, sy, syy)
-    return nk, sy, syy, float(log_likelihood)
-
-
-def _e_step_T(XT, weights, means, covariances, smoothing=None):
-    """E-step on the (D, N) layout: resp.T (K, N) and the total log-likelihood."""
-    resp = np.empty((means.shape[0], XT.shape[1]))
-    ll = _em_pass(XT, weights, means, covariances, smoothing, resp_out=resp, statistics=False)[3]
-    return resp, ll
 
 
 def e_step(X, weights, means, covariances):
@@ -483,53 +382,15 @@ def e_step(X, weights, means, covariances):
     """
     X = _check_X(X)
     weights, means, covariances = _check_parameters(weights, means, covariances, X.shape[1])
-    resp, log_likelihood = _e_step_T(np.ascontiguousarray(X.T), weights, means, covariances)
-    return np.ascontiguousarray(resp.T), log_likelihood
+    log_weighted = np.log(weights) + _log_gaussian_density(X, means, covariances)  # N, K
+    log_px = logsumexp_rows(log_weighted.T)  # N: log p(x_n), Eq. (4.1)
+    resp = np.exp(log_weighted - log_px[:, None])  # Eq. (3.2)
+    return resp, float(log_px.sum())  # Eq. (3.1)
 
 
 # ---------------------------------------------------------------------------
 # M-step: Eqs. (3.3)-(3.6) (notebook 03)
 # ---------------------------------------------------------------------------
-
-
-def _params_from_statistics(nk, sy, syy, n, shift, smoothing, covariance_type):
-    """Eqs. (3.3)-(3.6) written in the sums of Eq. (9.1), i.e. Eq. (9.2)."""
-    # As scikit-learn does: a component that owns no point keeps a finite mean.
-    nk = nk + 10 * np.finfo(float).eps
-    m = sy / nk[:, None]  # K, D, relative to shift
-    scatter = syy / nk[:, None, None] - m[:, :, None] * m[:, None, :]
-    scatter = (scatter + scatter.transpose(0, 2, 1)) / 2
-    return _constrain(nk / n, m + shift, scatter, nk, smoothing, covariance_type)
-
-
-def _m_step_T(XT, resp, smoothing, covariance_type):
-    """M-step on the (D, N) layout, from resp.T of shape (K, N)."""
-    # Centring first keeps sum gamma y y^T - N_k m m^T from cancelling (notebook 09).
-    shift = XT.mean(axis=1)
-    YT = XT - shift[:, None]  # D, N
-    (K, N), D = resp.shape, YT.shape[0]
-    nk, sy, syy = np.zeros(K), np.zeros((K, D)), np.zeros((K, D, D))
-    B = _block_columns(K, D)
-    for start in range(0, N, B):
-        _add_statistics(YT[:, start : start + B], resp[:, start : start + B], nk, sy, syy)
-    return _params_from_statistics(nk, sy, syy, N, shift, smoothing, covariance_type)
-
-
-def _constrain(weights, means, covariances, nk, smoothing, covariance_type):
-    """Turn the per-component weighted scatter into the covariance_type's maximiser."""
-    K, D, _ = covariances.shape
-    eye = np.eye(D)
-    if covariance_type == "full":
-        covariances = covariances + smoothing * eye
-    elif covariance_type == "diag":
-        covariances = np.diagonal(covariances, axis1=1, axis2=2)[:, :, None] * eye + smoothing * eye
-    elif covariance_type == "spherical":
-        var = np.trace(covariances, axis1=1, axis2=2) / D + smoothing
-        covariances = var[:, None, None] * eye
-    else:  # tied: the nk-weighted average scatter, shared by every component
-        tied = np.tensordot(nk, covariances, axes=1) / nk.sum() + smoothing * eye
-        covariances = np.broadcast_to(tied, (K, D, D)).copy()
-    return weights, means, covariances
 
 
 def m_step(X, resp, smoothing=1e-2, covariance_type="full"):
@@ -540,11 +401,11 @@ def m_step(X, resp, smoothing=1e-2, covariance_type="full"):
     Sigma_k = (1 / N_k) sum_n gamma_nk (x_n - mu_k)(x_n - mu_k)^T + smoothing I   (3.5)
     pi_k = N_k / N  (from the Lagrange multiplier for sum_k pi_k = 1)   (3.6)
 
-    Derived in notebook 03. ``smoothing`` is added to the diagonal of every
-    covariance, as the original notebook did (scikit-learn's ``reg_covar``).
-    The constrained types maximise the same objective over a smaller set:
-    "diag" keeps the diagonal of (3.5), "spherical" its mean variance, and
-    "tied" one covariance shared by all components (the N_k-weighted average).
+    Derived in notebook 03. ``smoothing`` is added to the diagonal of every covariance, as
+    the original notebook did (scikit-learn's ``reg_covar``). The constrained types maximise
+    the same objective over a smaller set: "diag" keeps the diagonal of (3.5), "spherical"
+    its mean variance, and "tied" one covariance shared by all components (the N_k-weighted
+    average).
 
     Parameters
     ----------
@@ -574,13 +435,40 @@ def m_step(X, resp, smoothing=1e-2, covariance_type="full"):
             "expected non-negative responsibilities whose rows sum to 1, got other values; "
             "try resp / resp.sum(axis=1, keepdims=True)"
         )
-    return _m_step_T(
-        np.ascontiguousarray(X.T), np.ascontiguousarray(resp.T), smoothing, covariance_type
-    )
+    return _m_step(X, resp, smoothing, covariance_type)
+
+
+def _m_step(X, resp, smoothing, covariance_type):
+    (N, D), K = X.shape, resp.shape[1]
+    # As scikit-learn does: a component that owns no point keeps a finite mean.
+    nk = resp.sum(axis=0) + 10 * np.finfo(float).eps  # (3.3)
+    means = resp.T @ X / nk[:, None]  # (3.4)
+    scatter = np.empty((K, D, D))
+    for k in range(K):
+        diff = X - means[k]  # N, D
+        scatter[k] = (resp[:, k, None] * diff).T @ diff / nk[k]  # (3.5) without smoothing
+    weights = nk / N  # (3.6)
+    return weights, means, _constrain(scatter, nk, smoothing, covariance_type)
+
+
+def _constrain(scatter, nk, smoothing, covariance_type):
+    """The covariance_type's maximiser from the per-component scatters, plus smoothing I."""
+    K, D, _ = scatter.shape
+    eye = np.eye(D)
+    scatter = (scatter + scatter.transpose(0, 2, 1)) / 2
+    if covariance_type == "full":
+        return scatter + smoothing * eye
+    if covariance_type == "diag":
+        return np.diagonal(scatter, axis1=1, axis2=2)[:, :, None] * eye + smoothing * eye
+    if covariance_type == "spherical":
+        var = np.trace(scatter, axis1=1, axis2=2) / D + smoothing
+        return var[:, None, None] * eye
+    tied = np.tensordot(nk, scatter, axes=1) / nk.sum() + smoothing * eye
+    return np.broadcast_to(tied, (K, D, D)).copy()
 
 
 # ---------------------------------------------------------------------------
-# 04 Fitting: initialisation and the EM loop
+# 04 Fitting: initialisation and the EM loop (notebooks 02, 04, 06)
 # ---------------------------------------------------------------------------
 
 
@@ -596,15 +484,15 @@ class GMMFit:
     resp : ndarray of shape (N, K) or None
         Responsibilities under the final parameters (None for chunked EM).
     log_likelihoods : ndarray of shape (n_iter,)
-        The total log-likelihood computed in each iteration's E-step, i.e. of
-        the parameters at the start of that iteration.
+        The total log-likelihood computed in each iteration's E-step, i.e. of the
+        parameters at the start of that iteration.
     n_iter : int
     converged : bool
     covariance_type : str
     smoothing : float
     history : list of (weights, means, covariances) tuples
-        With ``keep_history=True``: history[0] is the start and history[i] the
-        parameters after iteration i (length n_iter + 1); otherwise empty.
+        With ``keep_history=True``: history[0] is the start and history[i] the parameters
+        after iteration i (length n_iter + 1); otherwise empty.
     """
 
     weights: np.ndarray
@@ -626,10 +514,9 @@ class GMMFit:
     def log_likelihood(self):
         """The last log-likelihood in ``log_likelihoods``.
 
-        It is that of the parameters *before* the final M-step; ``score`` and
-        ``bic`` evaluate the returned (final) parameters, which is at least as
-        high with smoothing=0. Once EM has converged they usually differ by
-        about ``tol`` per point or less.
+        It is that of the parameters *before* the final M-step; ``score`` and ``bic``
+        evaluate the returned (final) parameters, which is at least as high with
+        smoothing=0. Once EM has converged they usually differ by about ``tol`` per point.
         """
         return float(self.log_likelihoods[-1])
 
@@ -637,9 +524,8 @@ class GMMFit:
 def kmeans_plusplus(X, n_components, rng=None):
     """k-means++ seeding (notebook 02): spread-out starting centres.
 
-    The first centre is a random point; each next one is a point drawn with
-    probability proportional to its squared distance to the nearest centre
-    chosen so far.
+    The first centre is a random point; each next one is a point drawn with probability
+    proportional to its squared distance to the nearest centre chosen so far.
 
     Parameters
     ----------
@@ -652,36 +538,34 @@ def kmeans_plusplus(X, n_components, rng=None):
     centres : ndarray of shape (K, D)
     """
     X = _check_X(X)
-    K = _check_n_components(n_components, X.shape[0])
-    return _kmeans_plusplus(X, K, _check_rng(rng))
+    return _kmeans_plusplus(X, _check_n_components(n_components, X.shape[0]), _check_rng(rng))
 
 
-def _kmeans_plusplus(X, K, rng):
+def _kmeans_plusplus(X, K, rng, chunk_size=gmm_engine.CHUNK_SIZE):
+    """k-means++ on X read ``chunk_size`` rows at a time (X may be a memmap)."""
     N = X.shape[0]
     idx = [int(rng.integers(N))]
     d2 = np.full(N, np.inf)  # squared distance to the nearest centre so far
     while len(idx) < K:
-        centre = X[idx[-1]]
-        for start in range(0, N, 8192):  # blocks keep memory O(N), not O(N D)
-            # Transposed to (D, b): numpy sums D rows far faster than N short rows.
-            diff = np.subtract(X[start : start + 8192].T, centre[:, None], order="C")
-            diff *= diff
-            np.minimum(d2[start : start + 8192], diff.sum(axis=0), out=d2[start : start + 8192])
+        centre = np.asarray(X[idx[-1]])
+        for rows in gmm_engine.blocks(N, chunk_size):
+            # Transposed to (D, n): numpy sums D long rows far faster than n short ones.
+            diff = np.subtract(np.asarray(X[rows]).T, centre[:, None], order="C")
+            np.minimum(d2[rows], (diff * diff).sum(axis=0), out=d2[rows])
         total = d2.sum()
-        idx.append(int(rng.integers(N)) if total <= 0 else _draw_proportional(d2, total, rng))
-    return X[idx].copy()
+        idx.append(int(rng.integers(N)) if total <= 0 else _draw(d2, total, rng, chunk_size))
+    return np.asarray(X[idx]).copy()
 
 
-def _draw_proportional(d2, total, rng, block=65536):
-    """An index drawn with probability d2 / total, like rng.choice(N, p=d2 / total), in blocks."""
-    target = rng.random() * total
-    acc = 0.0
-    for start in range(0, d2.shape[0], block):
-        cum = np.cumsum(d2[start : start + block]) + acc
+def _draw(d2, total, rng, chunk_size):
+    """An index n drawn with probability d2[n] / total, like rng.choice(N, p=d2 / total)."""
+    target, passed = rng.random() * total, 0.0
+    for rows in gmm_engine.blocks(d2.shape[0], chunk_size):
+        cum = np.cumsum(d2[rows]) + passed  # the running sum, one chunk at a time
         if cum[-1] > target:
-            return start + int(np.searchsorted(cum, target, side="right"))
-        acc = cum[-1]
-    return int(np.flatnonzero(d2)[-1])
+            return rows.start + int(np.searchsorted(cum, target, side="right"))
+        passed = cum[-1]
+    return int(np.flatnonzero(d2)[-1])  # rounding put the target past the last sum
 
 
 def _nearest(X, centres):
@@ -695,11 +579,10 @@ def initial_parameters(
 ):
     """Starting (weights, means, covariances) for EM (notebooks 04, 06).
 
-    ``init="kmeans++"``: k-means++ centres, every point assigned to its nearest
-    centre, then one M-step on those hard assignments. ``init="random"``: the
-    original notebook's start, K distinct random data points as means, identity
-    covariances and equal weights. A tuple (weights, means, covariances) is
-    checked and returned as arrays.
+    ``init="kmeans++"``: k-means++ centres, every point assigned to its nearest centre, then
+    one M-step on those hard assignments. ``init="random"``: the original notebook's start,
+    K distinct random data points as means, identity covariances and equal weights. A tuple
+    (weights, means, covariances) is checked and returned as arrays.
 
     Returns
     -------
@@ -707,13 +590,14 @@ def initial_parameters(
     means : ndarray of shape (K, D)
     covariances : ndarray of shape (K, D, D)
     """
-    return _initial_parameters(
-        _check_X(X), n_components, init, _check_smoothing(smoothing), covariance_type, rng
-    )
+    X = _check_X(X)
+    smoothing = _check_smoothing(smoothing)
+    return _initial_parameters(X, n_components, init, smoothing, covariance_type, rng)
 
 
-def _initial_parameters(X, n_components, init, smoothing, covariance_type, rng):
-    """``initial_parameters`` for an X and a smoothing that are already checked."""
+def _initial_parameters(X, n_components, init, smoothing, covariance_type, rng, kmeans=None):
+    """``initial_parameters`` for checked arguments; ``kmeans(K, rng)`` replaces the
+    k-means++ start (the chunked one)."""
     N, D = X.shape
     K = _check_n_components(n_components, N)
     _check_covariance_type(covariance_type)
@@ -732,17 +616,14 @@ def _initial_parameters(X, n_components, init, smoothing, covariance_type, rng):
         return weights, means, covariances
     rng = _check_rng(rng)
     if isinstance(init, str) and init == "random":
-        means = X[rng.choice(N, size=K, replace=False)].copy()
+        means = np.array(X[rng.choice(N, size=K, replace=False)], dtype=float)
         return np.full(K, 1.0 / K), means, np.stack([np.eye(D)] * K)
     if isinstance(init, str) and init == "kmeans++":
-        labels = _nearest(X, _kmeans_plusplus(X, K, rng))
-        resp = np.zeros((K, N))
-        resp[labels, np.arange(N)] = 1.0
-        weights, means, covariances = _m_step_T(
-            np.ascontiguousarray(X.T), resp, smoothing, covariance_type
-        )
-        if smoothing == 0:
-            _cholesky(covariances, smoothing=smoothing)
+        if kmeans is not None:
+            return kmeans(K, rng)
+        resp = np.eye(K)[_nearest(X, _kmeans_plusplus(X, K, rng))]  # N, K: one-hot
+        weights, means, covariances = _m_step(X, resp, smoothing, covariance_type)
+        _check_not_collapsed(covariances, smoothing, X.var(axis=0).mean())
         return weights, means, covariances
     raise ValueError(
         f"expected init to be 'kmeans++', 'random' or a tuple (weights, means, covariances), "
@@ -751,8 +632,7 @@ def _initial_parameters(X, n_components, init, smoothing, covariance_type, rng):
 
 
 def _check_iteration_args(max_iter, tol):
-    if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)) or max_iter < 1:
-        raise ValueError(f"expected max_iter to be an int >= 1, got {max_iter!r}; try max_iter=100")
+    _check_count(max_iter, "max_iter", 100)
     if not _is_real(tol) or not np.isfinite(tol) or tol < 0:
         raise ValueError(f"expected tol to be a number >= 0, got {tol!r}; try tol=1e-3")
 
@@ -771,12 +651,12 @@ def fit_gmm(
 ):
     """Fit a Gaussian mixture by EM (notebook 04).
 
-    Each iteration runs the E-step, Eq. (3.2), recording the log-likelihood of
-    the current parameters, Eq. (3.1), then the M-step, Eqs. (3.3)-(3.6). It
-    stops when the mean per-sample log-likelihood changes by less than ``tol``
-    between iterations (``tol=0`` runs exactly ``max_iter`` iterations), as
-    scikit-learn's ``GaussianMixture`` does. With ``smoothing=0`` the
-    log-likelihood never decreases (notebook 03).
+    Each iteration runs the E-step, Eq. (3.2), recording the log-likelihood of the current
+    parameters, Eq. (3.1), then the M-step, Eqs. (3.3)-(3.6). It stops when the mean
+    per-sample log-likelihood changes by less than ``tol`` between iterations (``tol=0`` runs
+    exactly ``max_iter`` iterations), as scikit-learn's ``GaussianMixture`` does. With
+    ``smoothing=0`` the log-likelihood never decreases (notebook 03). The E-step and the sums
+    the M-step needs run in ``gmm_engine`` (the same numbers as ``e_step`` and ``m_step``).
 
     Parameters
     ----------
@@ -802,18 +682,15 @@ def fit_gmm(
     X = _check_X(X)
     _check_iteration_args(max_iter, tol)
     smoothing = _check_smoothing(smoothing)
-    init_params = _initial_parameters(X, n_components, init, smoothing, covariance_type, rng)
-    XT = np.ascontiguousarray(X.T)  # D, N (X itself when D = 1: never write to it)
-    shift = XT.mean(axis=1)  # EM is shift-invariant; centring keeps the sums precise
-    YT = XT - shift[:, None]
-    del XT
+    start = _initial_parameters(X, n_components, init, smoothing, covariance_type, rng)
+    YT, shift = gmm_engine.shifted_transpose(X)  # D, N
 
     def statistics(weights, means, covariances):
-        return _em_pass(YT, weights, means - shift, covariances, smoothing)
+        return gmm_engine.statistics(YT, weights, means - shift, covariances)
 
     fit = _run_em(
         statistics,
-        init_params,
+        start,
         X.shape[0],
         shift,
         max_iter,
@@ -822,51 +699,32 @@ def fit_gmm(
         covariance_type,
         keep_history,
     )
-    resp = np.empty((fit.n_components, X.shape[0]))
-    _em_pass(
-        YT,
-        fit.weights,
-        fit.means - shift,
-        fit.covariances,
-        smoothing,
-        resp_out=resp,
-        statistics=False,
-    )
+    resp = gmm_engine.responsibilities(YT, fit.weights, fit.means - shift, fit.covariances)[0]
     fit.resp = np.ascontiguousarray(resp.T)
     return fit
 
 
-def _run_em(
-    statistics, init_params, n, shift, max_iter, tol, smoothing, covariance_type, keep_history=False
-):
-    """The EM loop shared by ``fit_gmm`` and ``fit_gmm_chunked``.
+def _run_em(statistics, start, n, shift, max_iter, tol, smoothing, covariance_type, keep_history):
+    """The EM loop of ``fit_gmm`` and ``fit_gmm_chunked``.
 
-    ``statistics(weights, means, covariances)`` runs the E-step over all the data
-    and returns the summed (nk, sy, syy, log_likelihood) of Eq. (9.1) for data
-    shifted by ``shift``; the M-step is Eq. (9.2).
+    ``statistics(weights, means, covariances)`` runs the E-step over all the data and returns
+    the summed (nk, sy, syy, log_likelihood) of Eq. (9.1) for data shifted by ``shift``; the
+    M-step is Eq. (9.2), the same parameters as Eqs. (3.3)-(3.6).
     """
-    weights, means, covariances = init_params
-    history = [init_params] if keep_history else []
-    log_likelihoods = []
-    converged = False
+    weights, means, covariances = start
+    D = means.shape[1]
+    history, log_likelihoods, converged = [start] if keep_history else [], [], False
     for _ in range(max_iter):
-        nk, sy, syy, ll = statistics(weights, means, covariances)
-        weights, means, covariances = _params_from_statistics(
+        try:
+            nk, sy, syy, ll = statistics(weights, means, covariances)
+        except np.linalg.LinAlgError:  # a covariance lost its Cholesky factor
+            bad = [k for k, cov in enumerate(covariances) if not _has_cholesky(cov)]
+            raise _collapse_error(bad, smoothing) from None
+        weights, means, covariances = _m_step_from_sums(
             nk, sy, syy, n, shift, smoothing, covariance_type
         )
-        # With smoothing = 0 a component on one point has rounding-noise variance:
-        # compare its smallest eigenvalue with the data's mean variance.
-        if smoothing == 0:
-            mean = sy.sum(0) / n
-            scale = max(np.trace(syy.sum(0)) / n - mean @ mean, 1e-300) / len(mean)
-            collapsed = np.linalg.eigvalsh(covariances).min(axis=1) < 1e-10 * scale
-            if np.any(collapsed):
-                raise ValueError(
-                    f"expected every covariance to stay positive definite, got component(s) "
-                    f"{np.flatnonzero(collapsed).tolist()} collapsed onto too few points "
-                    f"(smoothing={smoothing:g}); "
-                    "try increasing smoothing, e.g. smoothing=1e-6 or larger"
-                )
+        mean = sy.sum(0) / n
+        _check_not_collapsed(covariances, smoothing, (np.trace(syy.sum(0)) / n - mean @ mean) / D)
         if keep_history:
             history.append((weights, means, covariances))
         converged = bool(log_likelihoods) and abs(ll - log_likelihoods[-1]) / n < tol
@@ -890,18 +748,16 @@ def _run_em(
 def fit_restarts(X, n_components, n_init=10, rng=0, **kwargs):
     """Fit from ``n_init`` starts and keep them all, best first (notebook 06).
 
-    EM finds a local maximum that depends on the start; restarting and keeping
-    the highest final log-likelihood is the usual remedy (scikit-learn's
-    ``n_init``). Each start uses its own generator spawned from ``rng``.
+    EM finds a local maximum that depends on the start; restarting and keeping the highest
+    final log-likelihood is the usual remedy (scikit-learn's ``n_init``). Each start uses its
+    own generator spawned from ``rng``.
 
     Returns
     -------
     fits : list of GMMFit
         Sorted by final log-likelihood, best first; ``fits[0]`` is the one to keep.
     """
-    if isinstance(n_init, bool) or not isinstance(n_init, (int, np.integer)) or n_init < 1:
-        raise ValueError(f"expected n_init to be an int >= 1, got {n_init!r}; try n_init=10")
-    rngs = _check_rng(rng).spawn(n_init)
+    rngs = _check_rng(rng).spawn(_check_count(n_init, "n_init", 10))
     fits = [fit_gmm(X, n_components, rng=r, **kwargs) for r in rngs]
     return sorted(fits, key=lambda f: -score(X, f))
 
@@ -941,10 +797,8 @@ def score_samples(X, fit):
             f"expected X with D = {means.shape[1]} features like the fit, got {X.shape[1]}; "
             "try the same columns the model was fitted on"
         )
-    prec_chol, log_det = _precision_factors(covariances)
-    log_p = _log_gaussian_T(np.ascontiguousarray(X.T), means, prec_chol, log_det)
-    log_p += np.log(weights)[:, None]
-    return logsumexp_rows(log_p)
+    log_weighted = np.log(weights) + _log_gaussian_density(X, means, covariances)  # N, K
+    return logsumexp_rows(log_weighted.T)
 
 
 def score(X, fit):
@@ -958,11 +812,8 @@ def n_parameters(n_components, n_features, covariance_type="full"):
     (K - 1) weights + K D means + the covariance parameters: K D (D + 1) / 2
     for "full", K D for "diag", K for "spherical", D (D + 1) / 2 for "tied".
     """
-    for name, value in (("n_components", n_components), ("n_features", n_features)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"expected {name} to be an int >= 1, got {value!r}; try 3")
+    K, D = _check_count(n_components, "n_components", 3), _check_count(n_features, "n_features", 2)
     _check_covariance_type(covariance_type)
-    K, D = int(n_components), int(n_features)
     cov = {
         "full": K * D * (D + 1) // 2,
         "diag": K * D,
@@ -1076,9 +927,9 @@ class SufficientStatistics:
 def sufficient_statistics(X_chunk, weights, means, covariances, shift=None):
     """E-step statistics of one chunk of data, Eq. (9.1) (notebook 09).
 
-    Everything the M-step needs from the data, as sums that add across chunks,
-    processes or machines. Shifting the data by a reference point near it keeps
-    sum gamma y y^T - N_k m m^T from cancelling catastrophically.
+    Everything the M-step needs from the data, as sums that add across chunks, processes or
+    machines. Shifting the data by a reference point near it keeps sum gamma y y^T -
+    N_k m m^T from cancelling catastrophically. Computed by ``gmm_engine``, block by block.
 
     Parameters
     ----------
@@ -1101,7 +952,7 @@ def sufficient_statistics(X_chunk, weights, means, covariances, shift=None):
             f"expected shift of shape (D,) = ({X_chunk.shape[1]},), got {shift.shape}; try X[0]"
         )
     YT = np.ascontiguousarray((X_chunk - shift).T)  # D, n
-    nk, sy, syy, ll = _em_pass(YT, weights, means - shift, covariances)
+    nk, sy, syy, ll = gmm_engine.statistics(YT, weights, means - shift, covariances)
     return SufficientStatistics(nk, sy, syy, ll, X_chunk.shape[0], shift)
 
 
@@ -1124,106 +975,24 @@ def m_step_from_statistics(stats, smoothing=1e-2, covariance_type="full"):
         )
     smoothing = _check_smoothing(smoothing)
     _check_covariance_type(covariance_type)
-    return _params_from_statistics(
+    return _m_step_from_sums(
         stats.nk, stats.sy, stats.syy, stats.n, stats.shift, smoothing, covariance_type
     )
 
 
-def _chunks(X, chunk_size):
-    for start in range(0, X.shape[0], chunk_size):
-        yield X[start : start + chunk_size]
-
-
-# Rows per piece of work in fit_gmm_chunked: a few E-step blocks, so a worker thread's share
-# is far bigger than the cost of handing it over. Pieces never cross a chunk boundary, and
-# they are summed in order, so every n_jobs >= 2 gives the same result.
-_PIECE_BLOCKS = 8
-
-
-def _shifted_blocks(rows, shift, buffer):
-    """Yield (start, Yb) for B = buffer.shape[1] rows at a time: Yb (D, b) = (rows - shift).T.
-
-    One pass writes the shifted, transposed block into the buffer, which stays in the
-    CPU cache while _e_step_block and _add_statistics read it.
-    """
-    B = buffer.shape[1]
-    for start in range(0, rows.shape[0], B):
-        block = rows[start : start + B]
-        Yb = buffer[:, : block.shape[0]]
-        np.subtract(block.T, shift[:, None], out=Yb)
-        yield start, Yb
-
-
-def _piece_statistics(rows, factors, shift, B):
-    """nk, sy, syy and the log-likelihood of Eq. (9.1) over rows (n, D), B rows at a time."""
-    D, K = shift.shape[0], factors[2].shape[0]
-    b = min(B, rows.shape[0])
-    buffer, resp_block = np.empty((D, b)), np.empty((K, b))
-    nk, sy, syy, ll = np.zeros(K), np.zeros((K, D)), np.zeros((K, D, D)), 0.0
-    for _, Yb in _shifted_blocks(rows, shift, buffer):
-        resp = resp_block[:, : Yb.shape[1]]
-        ll += _e_step_block(Yb, factors, resp)
-        _add_statistics(Yb, resp, nk, sy, syy)
-    return nk, sy, syy, ll
-
-
-def _ordered_map(fn, items, pool, n_jobs):
-    """fn(item) for every item, in order; on a thread pool with at most n_jobs + 1 items
-    submitted and not yet returned, so memory stays bounded by n_jobs + 1 pieces."""
-    if pool is None:
-        yield from map(fn, items)
-        return
-    pending = deque()
-    try:
-        for item in items:
-            pending.append(pool.submit(fn, item))
-            if len(pending) > n_jobs:
-                yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
-    finally:  # after an error, the pieces not started yet are not computed for nothing
-        for future in pending:
-            future.cancel()
-
-
-@cache
-def _blas_controller():
-    # threadpoolctl looks for the loaded BLAS libraries when created: milliseconds, so once.
-    from threadpoolctl import ThreadpoolController
-
-    return ThreadpoolController()
-
-
-_blas_lock = Lock()
-_blas_limit = {"users": 0, "limiter": None}
-
-
-@contextmanager
-def _one_blas_thread():
-    """BLAS limited to one thread (process-wide) while any fit inside this is running.
-
-    Counted, so that fits running at the same time in several threads restore the
-    original limits only when the last one ends, whatever order they end in.
-    """
-    with _blas_lock:
-        if _blas_limit["users"] == 0:
-            _blas_limit["limiter"] = _blas_controller().limit(limits=1, user_api="blas")
-        _blas_limit["users"] += 1
-    try:
-        yield
-    finally:
-        with _blas_lock:
-            _blas_limit["users"] -= 1
-            if _blas_limit["users"] == 0:
-                _blas_limit["limiter"].restore_original_limits()
-                _blas_limit["limiter"] = None
+def _m_step_from_sums(nk, sy, syy, n, shift, smoothing, covariance_type):
+    """Eq. (9.2): Eqs. (3.3)-(3.6) written in the sums of Eq. (9.1)."""
+    nk = nk + 10 * np.finfo(float).eps  # as in m_step
+    m = sy / nk[:, None]  # K, D, relative to shift
+    scatter = syy / nk[:, None, None] - m[:, :, None] * m[:, None, :]
+    return nk / n, m + shift, _constrain(scatter, nk, smoothing, covariance_type)
 
 
 def fit_gmm_chunked(
     X,
     n_components,
     *,
-    chunk_size=65536,
+    chunk_size=gmm_engine.CHUNK_SIZE,
     n_jobs=1,
     covariance_type="full",
     init="kmeans++",
@@ -1234,25 +1003,20 @@ def fit_gmm_chunked(
 ):
     """EM over chunks of the data, never holding the (N, K) responsibilities (notebook 09).
 
-    Each iteration reads ``X`` ``chunk_size`` rows at a time, adds up the
-    statistics of Eq. (9.1) (what ``sufficient_statistics`` returns) over the
-    chunks, then runs the M-step from them, Eq. (9.2); with the same ``init``
-    and ``rng`` it gives the parameters of ``fit_gmm`` (to rounding). ``X`` can
-    be anything sliceable by rows, e.g. a ``np.memmap``. The k-means++ start
-    also runs chunk by chunk.
+    Each iteration reads ``X`` ``chunk_size`` rows at a time, adds up the statistics of
+    Eq. (9.1) over the chunks, then runs the M-step from them, Eq. (9.2); with the same
+    ``init`` and ``rng`` it gives the parameters of ``fit_gmm`` (to rounding). ``X`` can be
+    anything sliceable by rows with a ``shape``, e.g. a ``np.memmap``: it is only ever read
+    chunk by chunk, the k-means++ start included.
 
-    Because the statistics add up, pieces of the data can be processed at the
-    same time: ``n_jobs`` threads do so (numpy releases the GIL while it
-    computes), with BLAS limited to one thread each meanwhile. The pieces are
-    added in a fixed order, so every ``n_jobs`` >= 2 gives the same result bit
-    for bit; ``n_jobs=1`` agrees to rounding (its BLAS may split a large matrix
-    product over threads, which can change the last bit). Small data (a single
-    piece of at most ``chunk_size`` rows and a few E-step blocks) runs on one
-    thread.
+    The statistics add up, so pieces of the data can be processed at the same time:
+    ``n_jobs`` threads do so (``gmm_engine.chunked_pass``). Every ``n_jobs`` >= 2 gives the
+    same result bit for bit, ``n_jobs=1`` the same to rounding. Small data (a single piece of
+    at most ``chunk_size`` rows and a few E-step blocks) runs on one thread.
 
     Parameters
     ----------
-    X : array-like of shape (N, D), or anything sliceable by rows with a ``shape``
+    X : array-like of shape (N, D)
     n_components : int
     chunk_size : int
         Rows read from ``X`` at a time.
@@ -1266,67 +1030,40 @@ def fit_gmm_chunked(
     GMMFit
         With ``resp=None``.
     """
-    for name, value, example in (("chunk_size", chunk_size, 65536), ("n_jobs", n_jobs, 2)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"expected {name} to be an int >= 1, got {value!r}; try {example}")
+    chunk_size = _check_count(chunk_size, "chunk_size", gmm_engine.CHUNK_SIZE)
+    n_jobs = _check_count(n_jobs, "n_jobs", 2)
     _check_iteration_args(max_iter, tol)
     smoothing = _check_smoothing(smoothing)
-    _check_covariance_type(covariance_type)
-    if not hasattr(X, "shape"):
-        X = _check_X(X)
-    first = _check_X(X[:chunk_size])
+    X = X if hasattr(X, "shape") else _check_X(X)
+    shift = _check_X(X[:chunk_size]).mean(axis=0)
+    for rows in gmm_engine.blocks(X.shape[0], chunk_size):
+        _check_X(X[rows])
     N, D = X.shape
-    K = _check_n_components(n_components, N)
-    for chunk in _chunks(X, chunk_size):
-        _check_X(chunk)
-    shift = first.mean(axis=0)
-    B = _block_columns(K, D)
-    if isinstance(init, str) and init == "kmeans++":
-        # Hard k-means++ assignments: the statistics of Eq. (9.1) with 0/1 responsibilities.
-        centres = kmeans_plusplus(X, K, rng)
-        b = min(B, chunk_size, N)
-        buffer, resp_block = np.empty((D, b)), np.empty((K, b))
-        sums = [np.zeros(K), np.zeros((K, D)), np.zeros((K, D, D))]
-        for chunk in _chunks(X, chunk_size):
-            chunk = np.asarray(chunk)
-            labels = _nearest(chunk, centres)
-            for start, Yb in _shifted_blocks(chunk, shift, buffer):
-                resp = resp_block[:, : Yb.shape[1]]
-                resp[:] = 0.0
-                resp[labels[start : start + Yb.shape[1]], np.arange(Yb.shape[1])] = 1.0
-                _add_statistics(Yb, resp, *sums)
-        init = _params_from_statistics(*sums, N, shift, smoothing, covariance_type)
-        if smoothing == 0:
-            _cholesky(init[2], smoothing=smoothing)
-    init_params = initial_parameters(X, K, init, smoothing, covariance_type, rng)
 
-    piece_rows = min(chunk_size, _PIECE_BLOCKS * B)
+    def kmeans_start(K, rng):
+        # Hard k-means++ assignments: the sums of Eq. (9.1) with 0/1 responsibilities.
+        centres = _kmeans_plusplus(X, K, rng, chunk_size)
+        nk, sy, syy = gmm_engine.zero_sums(K, D)
+        for rows in gmm_engine.blocks(N, chunk_size):
+            Y = np.asarray(X[rows]) - shift  # n, D
+            labels = _nearest(Y, centres - shift)
+            for k in range(K):
+                Yk = Y[labels == k]
+                nk[k] += Yk.shape[0]
+                sy[k] += Yk.sum(axis=0)
+                syy[k] += Yk.T @ Yk
+        start = _m_step_from_sums(nk, sy, syy, N, shift, smoothing, covariance_type)
+        mean = sy.sum(0) / N
+        _check_not_collapsed(start[2], smoothing, (np.trace(syy.sum(0)) / N - mean @ mean) / D)
+        return start
 
-    def pieces():
-        for chunk in _chunks(X, chunk_size):
-            chunk = np.asarray(chunk)
-            yield from _chunks(chunk, piece_rows)
-
-    with ExitStack() as stack:
-        pool = None
-        if n_jobs > 1 and N > piece_rows:  # one piece: nothing to share, no threads
-            stack.enter_context(_one_blas_thread())  # restored after the pool has stopped
-            pool = stack.enter_context(ThreadPoolExecutor(n_jobs))
-
-        def statistics(weights, means, covariances):
-            factors = _e_step_factors(weights, means - shift, covariances, smoothing)
-            nk, sy, syy, ll = np.zeros(K), np.zeros((K, D)), np.zeros((K, D, D)), 0.0
-            piece_sums = _ordered_map(
-                lambda rows: _piece_statistics(rows, factors, shift, B), pieces(), pool, n_jobs
-            )
-            for piece_nk, piece_sy, piece_syy, piece_ll in piece_sums:
-                nk += piece_nk
-                sy += piece_sy
-                syy += piece_syy
-                ll += piece_ll
-            return nk, sy, syy, float(ll)
-
-        return _run_em(statistics, init_params, N, shift, max_iter, tol, smoothing, covariance_type)
+    start = _initial_parameters(
+        X, n_components, init, smoothing, covariance_type, rng, kmeans=kmeans_start
+    )
+    with gmm_engine.chunked_pass(X, shift, len(start[0]), chunk_size, n_jobs) as statistics:
+        return _run_em(
+            statistics, start, N, shift, max_iter, tol, smoothing, covariance_type, False
+        )
 
 
 # ---------------------------------------------------------------------------

@@ -293,19 +293,6 @@ def test_fit_gmm_chunked_threads_give_the_same_fit_bit_for_bit(seed_data, D):
     assert threading.active_count() == threads_before  # the pool's threads are gone
 
 
-def test_one_blas_thread_restores_the_limits_when_the_last_fit_ends():
-    """Fits in several threads: the first to end must not undo the limit of the others,
-    the last to end must restore the original, whatever the order."""
-    before = blas_threads()
-    first, second = gh._one_blas_thread(), gh._one_blas_thread()
-    first.__enter__()
-    second.__enter__()
-    first.__exit__(None, None, None)
-    assert set(blas_threads()) == {1}  # the second fit still runs
-    second.__exit__(None, None, None)
-    assert blas_threads() == before
-
-
 def test_fit_gmm_chunked_threaded_fits_at_the_same_time(seed_data):
     before, X = blas_threads(), many_pieces(seed_data, 2)
     fits = [None, None]
@@ -320,27 +307,6 @@ def test_fit_gmm_chunked_threaded_fits_at_the_same_time(seed_data):
         worker.join()
     np.testing.assert_array_equal(fits[0].means, fits[1].means)
     assert blas_threads() == before
-
-
-def test_fit_gmm_chunked_error_in_a_thread_reaches_the_caller(seed_data, monkeypatch):
-    threads_before, blas_before = threading.active_count(), blas_threads()
-    calls = []
-    piece_statistics = gh._piece_statistics
-
-    def failing(*args):
-        calls.append(threading.current_thread())
-        if len(calls) == 3:
-            raise RuntimeError("piece 3 failed")
-        return piece_statistics(*args)
-
-    monkeypatch.setattr(gh, "_piece_statistics", failing)
-    X = many_pieces(seed_data, 2)
-    with pytest.raises(RuntimeError, match="piece 3 failed"):
-        gh.fit_gmm_chunked(X, 3, chunk_size=1000, n_jobs=2, rng=0)
-    assert len(calls) <= 3 + 2  # at most n_jobs + 1 pieces were in flight
-    assert threading.main_thread() not in calls  # the pieces ran on the pool's threads
-    assert blas_threads() == blas_before
-    assert threading.active_count() == threads_before
 
 
 def test_fit_gmm_chunked_threads_on_a_memmap(tmp_path, seed_data):
@@ -462,3 +428,25 @@ def test_bad_input_gets_clear_value_error(name):
         BAD_CALLS[name]()
     message = str(err.value)
     assert "expected" in message and "got" in message and "try" in message, message
+
+
+class ChunkOnly:
+    """Rows of X that can be read chunk_size rows at a time (or a few single rows), no more."""
+
+    def __init__(self, X, chunk_size):
+        self.X, self.chunk_size, self.reads = X, chunk_size, 0
+        self.shape = X.shape
+
+    def __getitem__(self, index):
+        rows = np.arange(self.shape[0])[index]
+        assert np.size(rows) <= self.chunk_size, f"read {np.size(rows)} rows at once"
+        self.reads += 1
+        return self.X[index]
+
+
+@pytest.mark.parametrize("init", ["kmeans++", "random"])
+def test_fit_gmm_chunked_reads_X_only_chunk_by_chunk(seed_data, init):
+    X = ChunkOnly(seed_data, 300)
+    chunked = gh.fit_gmm_chunked(X, 3, chunk_size=300, init=init, rng=0, n_jobs=2)
+    assert X.reads > 0
+    assert_same_fit(chunked, gh.fit_gmm(seed_data, 3, init=init, rng=0))

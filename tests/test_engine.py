@@ -1,0 +1,177 @@
+"""gmm_engine computes what the plain functions of gmm_helpers compute: the blocked E-step
+(one block, many blocks, odd block boundaries), its sums of Eq. (9.1) and the M-step from
+them, the threaded chunked pass, for the four covariance types, to 1e-10."""
+
+import threading
+
+import numpy as np
+import pytest
+from threadpoolctl import threadpool_info
+
+import gmm_engine
+import gmm_helpers as gh
+
+K, D = 3, 4
+TIGHT = dict(rtol=1e-10, atol=1e-12)
+
+
+def blas_threads():
+    return [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+
+
+def data(N, seed=0):
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((K, D)) * 4 + 50  # far from the origin: the shift matters
+    return centres[rng.integers(K, size=N)] + rng.standard_normal((N, D))
+
+
+def parameters(covariance_type, seed=1):
+    """Parameters of the given type, from one plain M-step on random responsibilities."""
+    X = data(200, seed)
+    resp = np.random.default_rng(seed).dirichlet(np.ones(K), size=200)
+    return gh.m_step(X, resp, smoothing=0.1, covariance_type=covariance_type)
+
+
+def plain_m_step_from_engine(X, params, smoothing, covariance_type, **kwargs):
+    """The M-step, Eq. (9.2), from the engine's sums of Eq. (9.1) over X."""
+    YT, shift = gmm_engine.shifted_transpose(X)
+    nk, sy, syy, ll = gmm_engine.statistics(YT, params[0], params[1] - shift, params[2], **kwargs)
+    stats = gh.SufficientStatistics(nk, sy, syy, ll, X.shape[0], shift)
+    return gh.m_step_from_statistics(stats, smoothing, covariance_type), ll
+
+
+BLOCK = gmm_engine.block_columns(K, D)
+SIZES = [1, 2, BLOCK - 1, BLOCK, BLOCK + 1, 3 * BLOCK + 7]
+
+
+@pytest.mark.parametrize("covariance_type", gh.COVARIANCE_TYPES)
+@pytest.mark.parametrize("N", SIZES)
+def test_engine_e_step_equals_e_step(covariance_type, N):
+    X, params = data(N), parameters(covariance_type)
+    YT, shift = gmm_engine.shifted_transpose(X)
+    resp, ll = gmm_engine.responsibilities(YT, params[0], params[1] - shift, params[2])
+    want_resp, want_ll = gh.e_step(X, *params)
+    assert resp.shape == (K, N)
+    np.testing.assert_allclose(resp.T, want_resp, **TIGHT)
+    np.testing.assert_allclose(ll, want_ll, rtol=1e-10)
+
+
+@pytest.mark.parametrize("covariance_type", gh.COVARIANCE_TYPES)
+@pytest.mark.parametrize("N", SIZES)
+def test_engine_sums_give_m_step(covariance_type, N):
+    X, params = data(N), parameters(covariance_type)
+    got, ll = plain_m_step_from_engine(X, params, 1e-2, covariance_type)
+    resp, want_ll = gh.e_step(X, *params)
+    want = gh.m_step(X, resp, 1e-2, covariance_type)
+    for a, b in zip(got, want, strict=True):
+        np.testing.assert_allclose(a, b, **TIGHT)
+    np.testing.assert_allclose(ll, want_ll, rtol=1e-10)
+
+
+def test_block_size_does_not_change_the_sums():
+    X, params = data(5000), parameters("full")
+    default, _ = plain_m_step_from_engine(X, params, 1e-2, "full")
+    small, _ = plain_m_step_from_engine(X, params, 1e-2, "full", block_bytes=1)
+    assert gmm_engine.block_columns(K, D, block_bytes=1) == gmm_engine.MIN_BLOCK_COLUMNS
+    for a, b in zip(small, default, strict=True):
+        np.testing.assert_allclose(a, b, **TIGHT)
+
+
+def test_blocks_cover_every_index_once():
+    for n, size in [(1, 5), (5, 5), (6, 5), (17, 4)]:
+        covered = np.concatenate([np.arange(n)[s] for s in gmm_engine.blocks(n, size)])
+        np.testing.assert_array_equal(covered, np.arange(n))
+        assert all(s.stop - s.start <= size for s in gmm_engine.blocks(n, size))
+
+
+@pytest.mark.parametrize("covariance_type", gh.COVARIANCE_TYPES)
+@pytest.mark.parametrize("n_jobs", [1, 2, 3])
+@pytest.mark.parametrize("N, chunk_size", [(1, 7), (2 * BLOCK + 1, BLOCK + 1), (40_000, 9_999)])
+def test_chunked_pass_equals_e_step_and_m_step(covariance_type, n_jobs, N, chunk_size):
+    X, params = data(N), parameters(covariance_type)
+    shift = X[:chunk_size].mean(axis=0)
+    with gmm_engine.chunked_pass(X, shift, K, chunk_size, n_jobs) as statistics:
+        nk, sy, syy, ll = statistics(*params)
+    stats = gh.SufficientStatistics(nk, sy, syy, ll, N, shift)
+    got = gh.m_step_from_statistics(stats, 1e-2, covariance_type)
+    resp, want_ll = gh.e_step(X, *params)
+    for a, b in zip(got, gh.m_step(X, resp, 1e-2, covariance_type), strict=True):
+        np.testing.assert_allclose(a, b, **TIGHT)
+    np.testing.assert_allclose(ll, want_ll, rtol=1e-10)
+
+
+@pytest.mark.parametrize("covariance_type", gh.COVARIANCE_TYPES)
+def test_fit_gmm_on_the_engine_follows_the_plain_em_loop(covariance_type):
+    X = data(3000)
+    start = gh.initial_parameters(X, K, "random", rng=0, covariance_type=covariance_type)
+    params, plain_ll = start, []
+    for _ in range(5):
+        resp, ll = gh.e_step(X, *params)
+        plain_ll.append(ll)
+        params = gh.m_step(X, resp, 1e-2, covariance_type)
+    for fit in (
+        gh.fit_gmm(X, K, init=start, tol=0, max_iter=5, covariance_type=covariance_type),
+        gh.fit_gmm_chunked(
+            X,
+            K,
+            init=start,
+            tol=0,
+            max_iter=5,
+            covariance_type=covariance_type,
+            n_jobs=2,
+            chunk_size=700,
+        ),
+    ):
+        for a, b in zip((fit.weights, fit.means, fit.covariances), params, strict=True):
+            np.testing.assert_allclose(a, b, **TIGHT)
+        np.testing.assert_allclose(fit.log_likelihoods, plain_ll, rtol=1e-10)
+
+
+def test_fit_gmm_resp_is_the_plain_e_step_of_the_final_parameters():
+    X = data(BLOCK + 1)
+    fit = gh.fit_gmm(X, K, rng=0, max_iter=4)
+    np.testing.assert_allclose(
+        fit.resp, gh.e_step(X, fit.weights, fit.means, fit.covariances)[0], **TIGHT
+    )
+
+
+def test_factors_refuse_a_covariance_without_cholesky_factor():
+    w, m, c = parameters("full")
+    c = c.copy()
+    c[1] = -c[1]
+    with pytest.raises(np.linalg.LinAlgError):
+        gmm_engine.factors(w, m, c)
+
+
+def test_one_blas_thread_restores_the_limits_when_the_last_fit_ends():
+    """Fits in several threads: the first to end must not undo the limit of the others,
+    the last to end must restore the original, whatever the order."""
+    before = blas_threads()
+    first, second = gmm_engine.one_blas_thread(), gmm_engine.one_blas_thread()
+    first.__enter__()
+    second.__enter__()
+    first.__exit__(None, None, None)
+    assert set(blas_threads()) == {1}  # the second fit still runs
+    second.__exit__(None, None, None)
+    assert blas_threads() == before
+
+
+def test_error_in_a_thread_reaches_the_caller(monkeypatch):
+    threads_before, blas_before = threading.active_count(), blas_threads()
+    calls = []
+    piece_statistics = gmm_engine.piece_statistics
+
+    def failing(*args):
+        calls.append(threading.current_thread())
+        if len(calls) == 3:
+            raise RuntimeError("piece 3 failed")
+        return piece_statistics(*args)
+
+    monkeypatch.setattr(gmm_engine, "piece_statistics", failing)
+    X = gh.sample_seed_data(n_samples=40_000, rng=0)[0]
+    with pytest.raises(RuntimeError, match="piece 3 failed"):
+        gh.fit_gmm_chunked(X, 3, chunk_size=1000, n_jobs=2, rng=0)
+    assert len(calls) <= 3 + 2  # at most n_jobs + 1 pieces were in flight
+    assert threading.main_thread() not in calls  # the pieces ran on the pool's threads
+    assert blas_threads() == blas_before
+    assert threading.active_count() == threads_before
