@@ -39,44 +39,50 @@ INITS = ("kmeans++", "random")
 
 def _check_X(X, name="X"):
     try:
-        X = np.asarray(X, dtype=float)
+        A = np.asarray(X, dtype=float)
     except (TypeError, ValueError):
-        raise ValueError(
-            f"expected {name} to be a numeric array of shape (N, D), got {type(X).__name__}; "
-            "try np.asarray(X, dtype=float)"
-        ) from None
-    if X.ndim != 2:
-        raise ValueError(
-            f"expected {name} to be 2-D with shape (N, D), got an array with shape {X.shape}; "
-            "try X.reshape(-1, 1) for a single feature or X.reshape(1, -1) for a single point"
-        )
-    if X.shape[0] == 0 or X.shape[1] == 0:
-        raise ValueError(
-            f"expected {name} to hold at least one point and one feature, got shape {X.shape}; "
-            "try passing non-empty data"
-        )
-    if not np.all(np.isfinite(X)):
-        n_bad = int(np.sum(~np.isfinite(X).all(axis=1)))
-        raise ValueError(
-            f"expected {name} to hold only finite numbers, got NaN or inf in {n_bad} row(s); "
-            "try dropping them, e.g. X[np.isfinite(X).all(axis=1)]"
-        )
-    return X
+        A = None
+    if A is None:
+        problem = f"be a numeric array of shape (N, D), got {type(X).__name__}"
+        hint = "np.asarray(X, dtype=float)"
+    elif A.ndim != 2:
+        problem = f"be 2-D with shape (N, D), got an array with shape {A.shape}"
+        hint = "X.reshape(-1, 1) for a single feature or X.reshape(1, -1) for a single point"
+    elif 0 in A.shape:
+        problem = f"hold at least one point and one feature, got shape {A.shape}"
+        hint = "passing non-empty data"
+    elif not np.isfinite(A).all():
+        n_bad = int((~np.isfinite(A).all(axis=1)).sum())
+        problem = f"hold only finite numbers, got NaN or inf in {n_bad} row(s)"
+        hint = "dropping them, e.g. X[np.isfinite(X).all(axis=1)]"
+    else:
+        return A
+    raise ValueError(f"expected {name} to {problem}; try {hint}")
 
 
 def _is_int(x):
     return isinstance(x, (int, np.integer)) and not isinstance(x, bool)
 
 
-def _is_real(x):
-    return isinstance(x, Real) and not isinstance(x, bool)
+def _check_number(value, name, hint, integer=False, low=None, high=None):
+    """An int (``integer``) or a finite real number, in [low, high]; a bool is neither."""
+    ok = _is_int(value) or (
+        not integer
+        and isinstance(value, Real)
+        and not isinstance(value, bool)
+        and np.isfinite(value)
+    )
+    ok = ok and (low is None or value >= low) and (high is None or value <= high)
+    if not ok:
+        what = "an int" if integer else "a finite number"
+        bounds = f" >= {low}" if high is None else f" between {low} and {high}"
+        bounds = "" if low is None else bounds
+        raise ValueError(f"expected {name} to be {what}{bounds}, got {value!r}; try {hint}")
+    return int(value) if integer else float(value)
 
 
 def _check_count(value, name, example):
-    """An int >= 1 (n_samples, max_iter, n_init, chunk_size, ...)."""
-    if not _is_int(value) or value < 1:
-        raise ValueError(f"expected {name} to be an int >= 1, got {value!r}; try {name}={example}")
-    return int(value)
+    return _check_number(value, name, f"{name}={example}", integer=True, low=1)
 
 
 def _check_rng(rng):
@@ -90,39 +96,18 @@ def _check_rng(rng):
     )
 
 
-def _check_smoothing(smoothing):
-    if not _is_real(smoothing) or not np.isfinite(smoothing) or smoothing < 0:
-        raise ValueError(
-            f"expected smoothing to be a finite number >= 0, got {smoothing!r}; "
-            "try smoothing=1e-2 (the original notebook's value) or 1e-6"
-        )
-    return float(smoothing)
-
-
-def _check_covariance_type(covariance_type):
+def _check_smoothing_and_type(smoothing, covariance_type):
     if covariance_type not in COVARIANCE_TYPES:
         raise ValueError(
             f"expected covariance_type to be one of {COVARIANCE_TYPES}, got {covariance_type!r}; "
             "try covariance_type='full'"
         )
-    return covariance_type
+    return _check_number(smoothing, "smoothing", "smoothing=1e-2 (the original's) or 1e-6", low=0)
 
 
-def _check_n_components(n_components, n_samples):
-    if not _is_int(n_components):
-        raise ValueError(
-            f"expected n_components to be an int, got {n_components!r}; try n_components=3"
-        )
-    if n_components < 1 or n_components > n_samples:
-        raise ValueError(
-            f"expected 1 <= n_components <= N = {n_samples} (the number of points), "
-            f"got n_components={n_components}; try a K between 1 and {n_samples}"
-        )
-    return int(n_components)
-
-
-def _check_gaussians(means, covariances, n_features=None):
-    """Check (means, covariances) of K Gaussians and return them as float arrays."""
+def _check_parameters(weights, means, covariances, n_features=None):
+    """Check a mixture's (weights, means, covariances), or K Gaussians' with weights=None, and
+    return them as float arrays."""
     means = np.asarray(means, dtype=float)
     covariances = np.asarray(covariances, dtype=float)
     D = n_features if n_features is not None else (means.shape[-1] if means.ndim == 2 else None)
@@ -137,7 +122,7 @@ def _check_gaussians(means, covariances, n_features=None):
             f"expected covariances of shape (K, D, D) = ({K}, {D}, {D}), "
             f"got shape {covariances.shape}; try np.stack([np.eye(D)] * K)"
         )
-    if not (np.all(np.isfinite(means)) and np.all(np.isfinite(covariances))):
+    if not (np.isfinite(means).all() and np.isfinite(covariances).all()):
         raise ValueError(
             "expected finite means and covariances, got NaN or inf; "
             "try re-initialising the parameters"
@@ -145,10 +130,9 @@ def _check_gaussians(means, covariances, n_features=None):
     scale = np.abs(covariances).max(axis=(1, 2)) + 1e-300
     asym = np.abs(covariances - covariances.transpose(0, 2, 1)).max(axis=(1, 2)) / scale
     if np.any(asym > 1e-8):
-        k = int(np.argmax(asym))
         raise ValueError(
-            f"expected symmetric covariances, got component {k} with relative asymmetry "
-            f"{asym[k]:.2g}; try (C + C.transpose(0, 2, 1)) / 2"
+            f"expected symmetric covariances, got component {int(np.argmax(asym))} with relative "
+            f"asymmetry {asym.max():.2g}; try (C + C.transpose(0, 2, 1)) / 2"
         )
     bad = [k for k, cov in enumerate(covariances) if not _has_cholesky(cov)]
     if bad:
@@ -156,26 +140,12 @@ def _check_gaussians(means, covariances, n_features=None):
             f"expected symmetric positive definite covariances, got component(s) {bad} that "
             "are not; try adding a small multiple of the identity, e.g. C + 1e-6 * np.eye(D)"
         )
-    return means, covariances
-
-
-def _has_cholesky(cov):
-    try:
-        return bool(np.isfinite(np.linalg.cholesky(cov)).all())
-    except np.linalg.LinAlgError:
-        return False
-
-
-def _check_parameters(weights, means, covariances, n_features=None):
-    """Check (weights, means, covariances) and return them as float arrays."""
+    if weights is None:
+        return means, covariances
     weights = np.asarray(weights, dtype=float)
-    if weights.ndim != 1 or weights.size == 0:
+    if weights.shape != (K,) or not np.isfinite(weights).all() or np.any(weights <= 0):
         raise ValueError(
-            f"expected weights of shape (K,), got shape {weights.shape}; try np.full(K, 1 / K)"
-        )
-    if not np.all(np.isfinite(weights)) or np.any(weights <= 0):
-        raise ValueError(
-            f"expected positive weights, got {np.round(weights, 4)}; "
+            f"expected K = {K} positive weights, one per mean, got {np.round(weights, 4)}; "
             "try np.full(K, 1 / K), or drop the components with weight 0"
         )
     if abs(weights.sum() - 1.0) > 1e-6:
@@ -183,13 +153,14 @@ def _check_parameters(weights, means, covariances, n_features=None):
             f"expected weights that sum to 1, got a sum of {weights.sum():.6g}; "
             "try weights / weights.sum()"
         )
-    means, covariances = _check_gaussians(means, covariances, n_features)
-    if means.shape[0] != weights.shape[0]:
-        raise ValueError(
-            f"expected one mean per weight, K = {weights.shape[0]}, got {means.shape[0]} means; "
-            "try one row of means per component"
-        )
     return weights, means, covariances
+
+
+def _has_cholesky(cov):
+    try:
+        return bool(np.isfinite(np.linalg.cholesky(cov)).all())
+    except np.linalg.LinAlgError:
+        return False
 
 
 def _collapse_error(components, smoothing):
@@ -234,10 +205,7 @@ def sample_seed_data(separation=5.0, n_samples=2000, rng=0):
     labels : ndarray of shape (N,)
         The cluster (0, 1 or 2) each point was drawn from.
     """
-    if not _is_real(separation) or not np.isfinite(separation):
-        raise ValueError(
-            f"expected separation to be a finite number, got {separation!r}; try separation=5.0"
-        )
+    _check_number(separation, "separation", "separation=5.0")
     n_samples = _check_count(n_samples, "n_samples", 2000)
     rng = _check_rng(rng)
     weights, centres, covariances = seed_parameters(separation)
@@ -323,11 +291,7 @@ def log_gaussian_density(X, means, covariances):
     log_density : ndarray of shape (N, K)
     """
     X = _check_X(X)
-    means, covariances = _check_gaussians(means, covariances, X.shape[1])
-    return _log_gaussian_density(X, means, covariances)
-
-
-def _log_gaussian_density(X, means, covariances):
+    means, covariances = _check_parameters(None, means, covariances, X.shape[1])
     N, D = X.shape
     out = np.empty((N, means.shape[0]))
     for k, (mean, cov) in enumerate(zip(means, covariances, strict=True)):
@@ -382,7 +346,7 @@ def e_step(X, weights, means, covariances):
     """
     X = _check_X(X)
     weights, means, covariances = _check_parameters(weights, means, covariances, X.shape[1])
-    log_weighted = np.log(weights) + _log_gaussian_density(X, means, covariances)  # N, K
+    log_weighted = np.log(weights) + log_gaussian_density(X, means, covariances)  # N, K
     log_px = logsumexp_rows(log_weighted.T)  # N: log p(x_n), Eq. (4.1)
     resp = np.exp(log_weighted - log_px[:, None])  # Eq. (3.2)
     return resp, float(log_px.sum())  # Eq. (3.1)
@@ -396,16 +360,15 @@ def e_step(X, weights, means, covariances):
 def m_step(X, resp, smoothing=1e-2, covariance_type="full"):
     """M-step: the parameters that maximise the expected log-likelihood, Eqs. (3.3)-(3.6).
 
-    N_k = sum_n gamma_nk                                              (3.3)
-    mu_k = (1 / N_k) sum_n gamma_nk x_n                               (3.4)
-    Sigma_k = (1 / N_k) sum_n gamma_nk (x_n - mu_k)(x_n - mu_k)^T + smoothing I   (3.5)
-    pi_k = N_k / N  (from the Lagrange multiplier for sum_k pi_k = 1)   (3.6)
+    N_k = sum_n gamma_nk                                                  (3.3)
+    mu_k = (1 / N_k) sum_n gamma_nk x_n                                   (3.4)
+    Sigma_k = (1 / N_k) sum_n gamma_nk (x_n - mu_k)(x_n - mu_k)^T         (3.5)
+    pi_k = N_k / N  (from the Lagrange multiplier for sum_k pi_k = 1)     (3.6)
 
-    Derived in notebook 03. ``smoothing`` is added to the diagonal of every covariance, as
-    the original notebook did (scikit-learn's ``reg_covar``). The constrained types maximise
-    the same objective over a smaller set: "diag" keeps the diagonal of (3.5), "spherical"
-    its mean variance, and "tied" one covariance shared by all components (the N_k-weighted
-    average).
+    Derived in notebook 03. The covariance returned is the smoothed update, Eq. (3.5s):
+    (3.5) plus ``smoothing`` I, as the original notebook did (scikit-learn's ``reg_covar``).
+    The constrained types maximise over a smaller set: "diag" keeps the diagonal of (3.5),
+    "spherical" its mean variance, "tied" the N_k-weighted average of the components'.
 
     Parameters
     ----------
@@ -422,8 +385,7 @@ def m_step(X, resp, smoothing=1e-2, covariance_type="full"):
     covariances : ndarray of shape (K, D, D)
     """
     X = _check_X(X)
-    smoothing = _check_smoothing(smoothing)
-    _check_covariance_type(covariance_type)
+    smoothing = _check_smoothing_and_type(smoothing, covariance_type)
     resp = np.asarray(resp, dtype=float)
     if resp.ndim != 2 or resp.shape[0] != X.shape[0]:
         raise ValueError(
@@ -435,10 +397,6 @@ def m_step(X, resp, smoothing=1e-2, covariance_type="full"):
             "expected non-negative responsibilities whose rows sum to 1, got other values; "
             "try resp / resp.sum(axis=1, keepdims=True)"
         )
-    return _m_step(X, resp, smoothing, covariance_type)
-
-
-def _m_step(X, resp, smoothing, covariance_type):
     (N, D), K = X.shape, resp.shape[1]
     # As scikit-learn does: a component that owns no point keeps a finite mean.
     nk = resp.sum(axis=0) + 10 * np.finfo(float).eps  # (3.3)
@@ -446,13 +404,13 @@ def _m_step(X, resp, smoothing, covariance_type):
     scatter = np.empty((K, D, D))
     for k in range(K):
         diff = X - means[k]  # N, D
-        scatter[k] = (resp[:, k, None] * diff).T @ diff / nk[k]  # (3.5) without smoothing
+        scatter[k] = (resp[:, k, None] * diff).T @ diff / nk[k]  # (3.5)
     weights = nk / N  # (3.6)
-    return weights, means, _constrain(scatter, nk, smoothing, covariance_type)
+    return weights, means, _constrain(scatter, nk, smoothing, covariance_type)  # (3.5s)
 
 
 def _constrain(scatter, nk, smoothing, covariance_type):
-    """The covariance_type's maximiser from the per-component scatters, plus smoothing I."""
+    """The covariance_type's maximiser from the per-component scatters, plus smoothing I (3.5s)."""
     K, D, _ = scatter.shape
     eye = np.eye(D)
     scatter = (scatter + scatter.transpose(0, 2, 1)) / 2
@@ -538,7 +496,12 @@ def kmeans_plusplus(X, n_components, rng=None):
     centres : ndarray of shape (K, D)
     """
     X = _check_X(X)
-    return _kmeans_plusplus(X, _check_n_components(n_components, X.shape[0]), _check_rng(rng))
+    return _kmeans_plusplus(X, _check_K(n_components, X.shape[0]), _check_rng(rng))
+
+
+def _check_K(n_components, N):
+    hint = f"n_components between 1 and N = {N}, the number of points"
+    return _check_number(n_components, "n_components", hint, integer=True, low=1, high=N)
 
 
 def _kmeans_plusplus(X, K, rng, chunk_size=gmm_engine.CHUNK_SIZE):
@@ -591,16 +554,14 @@ def initial_parameters(
     covariances : ndarray of shape (K, D, D)
     """
     X = _check_X(X)
-    smoothing = _check_smoothing(smoothing)
     return _initial_parameters(X, n_components, init, smoothing, covariance_type, rng)
 
 
 def _initial_parameters(X, n_components, init, smoothing, covariance_type, rng, kmeans=None):
-    """``initial_parameters`` for checked arguments; ``kmeans(K, rng)`` replaces the
-    k-means++ start (the chunked one)."""
+    """``initial_parameters``; ``kmeans(K, rng)`` replaces the k-means++ start (chunked EM's)."""
     N, D = X.shape
-    K = _check_n_components(n_components, N)
-    _check_covariance_type(covariance_type)
+    smoothing = _check_smoothing_and_type(smoothing, covariance_type)
+    K = _check_K(n_components, N)
     if isinstance(init, (tuple, list)):
         if len(init) != 3:
             raise ValueError(
@@ -622,19 +583,13 @@ def _initial_parameters(X, n_components, init, smoothing, covariance_type, rng, 
         if kmeans is not None:
             return kmeans(K, rng)
         resp = np.eye(K)[_nearest(X, _kmeans_plusplus(X, K, rng))]  # N, K: one-hot
-        weights, means, covariances = _m_step(X, resp, smoothing, covariance_type)
+        weights, means, covariances = m_step(X, resp, smoothing, covariance_type)
         _check_not_collapsed(covariances, smoothing, X.var(axis=0).mean())
         return weights, means, covariances
     raise ValueError(
         f"expected init to be 'kmeans++', 'random' or a tuple (weights, means, covariances), "
         f"got {init!r}; try init='kmeans++'"
     )
-
-
-def _check_iteration_args(max_iter, tol):
-    _check_count(max_iter, "max_iter", 100)
-    if not _is_real(tol) or not np.isfinite(tol) or tol < 0:
-        raise ValueError(f"expected tol to be a number >= 0, got {tol!r}; try tol=1e-3")
 
 
 def fit_gmm(
@@ -680,9 +635,10 @@ def fit_gmm(
     GMMFit
     """
     X = _check_X(X)
-    _check_iteration_args(max_iter, tol)
-    smoothing = _check_smoothing(smoothing)
+    _check_count(max_iter, "max_iter", 100)
+    _check_number(tol, "tol", "tol=1e-3", low=0)
     start = _initial_parameters(X, n_components, init, smoothing, covariance_type, rng)
+    smoothing = float(smoothing)
     YT, shift = gmm_engine.shifted_transpose(X)  # D, N
 
     def statistics(weights, means, covariances):
@@ -797,7 +753,7 @@ def score_samples(X, fit):
             f"expected X with D = {means.shape[1]} features like the fit, got {X.shape[1]}; "
             "try the same columns the model was fitted on"
         )
-    log_weighted = np.log(weights) + _log_gaussian_density(X, means, covariances)  # N, K
+    log_weighted = np.log(weights) + log_gaussian_density(X, means, covariances)  # N, K
     return logsumexp_rows(log_weighted.T)
 
 
@@ -813,7 +769,7 @@ def n_parameters(n_components, n_features, covariance_type="full"):
     for "full", K D for "diag", K for "spherical", D (D + 1) / 2 for "tied".
     """
     K, D = _check_count(n_components, "n_components", 3), _check_count(n_features, "n_features", 2)
-    _check_covariance_type(covariance_type)
+    _check_smoothing_and_type(0.0, covariance_type)
     cov = {
         "full": K * D * (D + 1) // 2,
         "diag": K * D,
@@ -973,8 +929,7 @@ def m_step_from_statistics(stats, smoothing=1e-2, covariance_type="full"):
             f"expected SufficientStatistics, got {type(stats).__name__}; "
             "try the sum of sufficient_statistics(chunk, ...) over the chunks"
         )
-    smoothing = _check_smoothing(smoothing)
-    _check_covariance_type(covariance_type)
+    smoothing = _check_smoothing_and_type(smoothing, covariance_type)
     return _m_step_from_sums(
         stats.nk, stats.sy, stats.syy, stats.n, stats.shift, smoothing, covariance_type
     )
@@ -1032,8 +987,9 @@ def fit_gmm_chunked(
     """
     chunk_size = _check_count(chunk_size, "chunk_size", gmm_engine.CHUNK_SIZE)
     n_jobs = _check_count(n_jobs, "n_jobs", 2)
-    _check_iteration_args(max_iter, tol)
-    smoothing = _check_smoothing(smoothing)
+    _check_count(max_iter, "max_iter", 100)
+    _check_number(tol, "tol", "tol=1e-3", low=0)
+    smoothing = _check_smoothing_and_type(smoothing, covariance_type)
     X = X if hasattr(X, "shape") else _check_X(X)
     shift = _check_X(X[:chunk_size]).mean(axis=0)
     for rows in gmm_engine.blocks(X.shape[0], chunk_size):
@@ -1302,5 +1258,5 @@ def check_answer(name, answer, expected=None, rtol=None, atol=None):
 
 # The other models of chapters 10 and 11 live in modules of their own, imported last so that
 # they may import this one.
-from gmm_bernoulli import fit_bernoulli_mixture  # noqa: E402, F401
 from gmm_bayes import fit_bayesian_gmm  # noqa: E402, F401
+from gmm_bernoulli import fit_bernoulli_mixture  # noqa: E402, F401
