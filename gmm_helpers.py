@@ -10,10 +10,6 @@ equation and the notebook it comes from. Notation::
     resp         (N, K)     responsibilities gamma_nk = p(z_n = k | x_n)
     nk           (K,)       effective number of points N_k = sum_n gamma_nk
 
-Sections, in the order of the course: input checks, the data (01), densities and the E-step
-(01-04), the M-step (03), fitting (04, 06), model selection and applications (06-08),
-sufficient statistics and chunked EM (09), plotting, exercises.
-
 ``fit_gmm`` and ``fit_gmm_chunked`` run their E-steps on ``gmm_engine.py``, a blocked and
 threaded version of ``e_step`` plus the sums of Eq. (9.1) that chapter 9 describes;
 tests/test_engine.py proves it gives what ``e_step`` and ``m_step`` give.
@@ -66,12 +62,8 @@ def _is_int(x):
 
 def _check_number(value, name, hint, integer=False, low=None, high=None):
     """An int (``integer``) or a finite real number, in [low, high]; a bool is neither."""
-    ok = _is_int(value) or (
-        not integer
-        and isinstance(value, Real)
-        and not isinstance(value, bool)
-        and np.isfinite(value)
-    )
+    real = isinstance(value, Real) and not isinstance(value, bool)
+    ok = _is_int(value) if integer else real and np.isfinite(value)
     ok = ok and (low is None or value >= low) and (high is None or value <= high)
     if not ok:
         what = "an int" if integer else "a finite number"
@@ -83,6 +75,11 @@ def _check_number(value, name, hint, integer=False, low=None, high=None):
 
 def _check_count(value, name, example):
     return _check_number(value, name, f"{name}={example}", integer=True, low=1)
+
+
+def _check_K(n_components, N):
+    hint = f"n_components between 1 and N = {N}, the number of points"
+    return _check_number(n_components, "n_components", hint, integer=True, low=1, high=N)
 
 
 def _check_rng(rng):
@@ -209,16 +206,11 @@ def sample_seed_data(separation=5.0, n_samples=2000, rng=0):
     n_samples = _check_count(n_samples, "n_samples", 2000)
     rng = _check_rng(rng)
     weights, centres, covariances = seed_parameters(separation)
-    n0 = int(round(0.6 * n_samples))
-    n1 = int(round(0.3 * n_samples))
+    n0, n1 = int(round(0.6 * n_samples)), int(round(0.3 * n_samples))
     counts = [n0, n1, n_samples - n0 - n1]
     sds = np.sqrt(covariances[:, 0, 0])
-    X = np.concatenate(
-        [
-            rng.standard_normal((n, 2)) * sd + c
-            for n, sd, c in zip(counts, sds, centres, strict=True)
-        ]
-    )
+    parts = zip(counts, sds, centres, strict=True)
+    X = np.concatenate([rng.standard_normal((n, 2)) * sd + c for n, sd, c in parts])
     return X, np.repeat(np.arange(3), counts)
 
 
@@ -499,11 +491,6 @@ def kmeans_plusplus(X, n_components, rng=None):
     return _kmeans_plusplus(X, _check_K(n_components, X.shape[0]), _check_rng(rng))
 
 
-def _check_K(n_components, N):
-    hint = f"n_components between 1 and N = {N}, the number of points"
-    return _check_number(n_components, "n_components", hint, integer=True, low=1, high=N)
-
-
 def _kmeans_plusplus(X, K, rng, chunk_size=gmm_engine.CHUNK_SIZE):
     """k-means++ on X read ``chunk_size`` rows at a time (X may be a memmap)."""
     N = X.shape[0]
@@ -687,18 +674,10 @@ def _run_em(statistics, start, n, shift, max_iter, tol, smoothing, covariance_ty
         log_likelihoods.append(ll)
         if converged:
             break
-    return GMMFit(
-        weights=weights,
-        means=means,
-        covariances=covariances,
-        resp=None,
-        log_likelihoods=np.array(log_likelihoods),
-        n_iter=len(log_likelihoods),
-        converged=converged,
-        covariance_type=covariance_type,
-        smoothing=smoothing,
-        history=history,
-    )
+    lls = np.array(log_likelihoods)
+    fit = GMMFit(weights, means, covariances, None, lls, len(lls), converged, covariance_type)
+    fit.smoothing, fit.history = smoothing, history
+    return fit
 
 
 def fit_restarts(X, n_components, n_init=10, rng=0, **kwargs):
@@ -1122,18 +1101,8 @@ def plot_ellipses(
         angle = np.degrees(np.arctan2(vecs[1, 1], vecs[0, 1]))
         for n in np.atleast_1d(n_std):
             width, height = 2 * n * np.sqrt(np.maximum(vals[::-1], 0))
-            ax.add_patch(
-                Ellipse(
-                    means[k],
-                    width,
-                    height,
-                    angle=angle,
-                    fill=False,
-                    color=colors[k][:3],
-                    lw=lw[k],
-                    **kwargs,
-                )
-            )
+            style = dict(fill=False, color=colors[k][:3], lw=lw[k], **kwargs)
+            ax.add_patch(Ellipse(means[k], width, height, angle=angle, **style))
         ax.plot(*means[k], marker="x", color="k", ms=8, mew=2)
     ax.autoscale_view()
     return ax
@@ -1148,16 +1117,12 @@ def plot_fit(X, fit, ax=None, n_std=(1, 2), title=None, s=6, reference_means=Non
     """
     ax = _axes(ax)
     weights, means, covariances = _as_parameters(fit)
-    resp = (
-        fit.resp
-        if isinstance(fit, GMMFit) and fit.resp is not None
-        else e_step(X, weights, means, covariances)[0]
-    )
-    colors = (
-        component_colors(len(weights))
-        if reference_means is None
-        else aligned_colors(reference_means, means)
-    )
+    resp = fit.resp if isinstance(fit, GMMFit) else None
+    if resp is None:
+        resp = e_step(X, weights, means, covariances)[0]
+    colors = component_colors(len(weights))
+    if reference_means is not None:
+        colors = aligned_colors(reference_means, means)
     plot_responsibilities(X, resp, ax=ax, colors=colors, s=s)
     plot_ellipses(means, covariances, ax=ax, n_std=n_std, colors=colors)
     if title is not None:
