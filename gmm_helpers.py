@@ -1,7 +1,6 @@
 """Gaussian mixture models and the EM algorithm, in small functions that follow the math.
 
-The notebooks in ``notebooks/`` derive every function here; each docstring names the
-equation and the notebook it comes from. Notation::
+Each docstring names the equation and the notebook (chapter) that derives it. Notation::
 
     X            (N, D)     data, one row per point x_n
     weights      (K,)       mixing weights pi_k, positive, summing to 1
@@ -10,9 +9,9 @@ equation and the notebook it comes from. Notation::
     resp         (N, K)     responsibilities gamma_nk = p(z_n = k | x_n)
     nk           (K,)       effective number of points N_k = sum_n gamma_nk
 
-``fit_gmm`` and ``fit_gmm_chunked`` run their E-steps on ``gmm_engine.py``, a blocked and
-threaded version of ``e_step`` plus the sums of Eq. (9.1) that chapter 9 describes;
-tests/test_engine.py proves it gives what ``e_step`` and ``m_step`` give.
+``fit_gmm`` and ``fit_gmm_chunked`` run their E-steps on ``gmm_engine.py`` (chapter 9): a
+blocked, threaded ``e_step`` plus the sums of Eq. (9.1), equal to the plain functions here
+(tests/test_engine.py).
 """
 
 from dataclasses import dataclass, field
@@ -183,17 +182,15 @@ def _check_not_collapsed(covariances, smoothing, variance):
 
 
 def sample_seed_data(separation=5.0, n_samples=2000, rng=0):
-    """The original notebook's three clusters (notebook 01).
+    """The original notebook's three clusters, their points grouped by cluster (notebook 01).
 
     60 % of the points with sd 2 around (0, 0), 30 % with sd 1 around (s, s) and 10 % with
-    sd 0.5 around (0, s), where s is ``separation``. The points come grouped by cluster.
+    sd 0.5 around (0, s), s = ``separation``; N = 2000 in the original (1200, 600, 200).
 
     Parameters
     ----------
     separation : float
-        s, the distance scale between the cluster centres.
     n_samples : int
-        N, the number of points (2000 in the original: 1200, 600, 200).
     rng : None, int or numpy.random.Generator
 
     Returns
@@ -267,10 +264,8 @@ def sample_gmm(weights, means, covariances, n_samples, rng=None):
 def log_gaussian_density(X, means, covariances):
     """log N(x_n | mu_k, Sigma_k) for every point and component, Eq. (1.2) (notebook 01).
 
-    log N(x | mu, Sigma) = -1/2 [D log(2 pi) + log|Sigma| + (x - mu)^T Sigma^{-1} (x - mu)].
     With Sigma = L L^T (Cholesky), log|Sigma| = 2 sum_d log L_dd and the quadratic form is
-    ||z||^2 with L z = x - mu, so it stays finite for points thousands of standard
-    deviations away and for D in the hundreds.
+    ||z||^2 with L z = x - mu: finite for points thousands of standard deviations away.
 
     Parameters
     ----------
@@ -297,9 +292,8 @@ def log_gaussian_density(X, means, covariances):
 def logsumexp_rows(a):
     """log sum_k exp(a[k, n]) over the first axis, Eq. (4.1) (notebook 04).
 
-    The log-sum-exp trick: subtract the largest term before exponentiating, so nothing
-    overflows and at least one term is exp(0) = 1. Same result as
-    ``scipy.special.logsumexp(a, axis=0)``, written out because it is what notebook 04 teaches.
+    Subtract the largest term before exponentiating, so nothing overflows: the result of
+    ``scipy.special.logsumexp(a, axis=0)``, written out because notebook 04 teaches it.
 
     Parameters
     ----------
@@ -462,20 +456,18 @@ class GMMFit:
 
     @property
     def log_likelihood(self):
-        """The last log-likelihood in ``log_likelihoods``.
+        """The last of ``log_likelihoods``: that of the parameters *before* the final M-step.
 
-        It is that of the parameters *before* the final M-step; ``score`` and ``bic``
-        evaluate the returned (final) parameters, which is at least as high with
-        smoothing=0. Once EM has converged they usually differ by about ``tol`` per point.
-        """
+        ``score`` and ``bic`` evaluate the returned parameters: at least as high with
+        smoothing=0, usually about ``tol`` per point higher once EM has converged."""
         return float(self.log_likelihoods[-1])
 
 
 def kmeans_plusplus(X, n_components, rng=None):
     """k-means++ seeding (notebook 02): spread-out starting centres.
 
-    The first centre is a random point; each next one is a point drawn with probability
-    proportional to its squared distance to the nearest centre chosen so far.
+    The first centre is a random point; each next one a point drawn with probability
+    proportional to its squared distance to the nearest centre so far.
 
     Parameters
     ----------
@@ -594,11 +586,10 @@ def fit_gmm(
     """Fit a Gaussian mixture by EM (notebook 04).
 
     Each iteration runs the E-step, Eq. (3.2), recording the log-likelihood of the current
-    parameters, Eq. (3.1), then the M-step, Eqs. (3.3)-(3.6). It stops when the mean
-    per-sample log-likelihood changes by less than ``tol`` between iterations (``tol=0`` runs
-    exactly ``max_iter`` iterations), as scikit-learn's ``GaussianMixture`` does. With
-    ``smoothing=0`` the log-likelihood never decreases (notebook 03). The E-step and the sums
-    the M-step needs run in ``gmm_engine`` (the same numbers as ``e_step`` and ``m_step``).
+    parameters, Eq. (3.1), then the M-step, Eqs. (3.3)-(3.6) with (3.5s), in ``gmm_engine``.
+    Like scikit-learn's ``GaussianMixture`` it stops when the mean per-point log-likelihood
+    changes by less than ``tol`` (``tol=0`` runs ``max_iter`` iterations). With
+    ``smoothing=0`` the log-likelihood never decreases (notebook 03).
 
     Parameters
     ----------
@@ -611,7 +602,7 @@ def fit_gmm(
     max_iter : int
     tol : float
     smoothing : float
-        Added to the diagonal of every covariance in the M-step.
+        Added to the diagonal of every covariance, Eq. (3.5s).
     rng : None, int or numpy.random.Generator
         Used by the initialisation only.
     keep_history : bool
@@ -648,12 +639,9 @@ def fit_gmm(
 
 
 def _run_em(statistics, start, n, shift, max_iter, tol, smoothing, covariance_type, keep_history):
-    """The EM loop of ``fit_gmm`` and ``fit_gmm_chunked``.
-
-    ``statistics(weights, means, covariances)`` runs the E-step over all the data and returns
-    the summed (nk, sy, syy, log_likelihood) of Eq. (9.1) for data shifted by ``shift``; the
-    M-step is Eq. (9.2), the same parameters as Eqs. (3.3)-(3.6).
-    """
+    """The EM loop of ``fit_gmm`` and ``fit_gmm_chunked``: ``statistics(weights, means,
+    covariances)`` is the E-step, returning the sums of Eq. (9.1) for the data less ``shift``;
+    the M-step is Eq. (9.2), the parameters of Eqs. (3.3)-(3.6)."""
     weights, means, covariances = start
     D = means.shape[1]
     history, log_likelihoods, converged = [start] if keep_history else [], [], False
@@ -683,9 +671,8 @@ def _run_em(statistics, start, n, shift, max_iter, tol, smoothing, covariance_ty
 def fit_restarts(X, n_components, n_init=10, rng=0, **kwargs):
     """Fit from ``n_init`` starts and keep them all, best first (notebook 06).
 
-    EM finds a local maximum that depends on the start; restarting and keeping the highest
-    final log-likelihood is the usual remedy (scikit-learn's ``n_init``). Each start uses its
-    own generator spawned from ``rng``.
+    EM finds a local maximum that depends on the start; keeping the best of several starts is
+    the usual remedy (scikit-learn's ``n_init``). Each start spawns its generator from ``rng``.
 
     Returns
     -------
@@ -767,27 +754,21 @@ def _information_criterion(X, fit, penalty):
 
 
 def bic(X, fit):
-    """Bayesian information criterion, Eq. (7.2) (notebook 07): -2 log L + p log N.
-
-    Lower is better; p is ``n_parameters``, Eq. (7.1).
-    """
+    """BIC = -2 log L + p log N, Eq. (7.2), p from Eq. (7.1) (notebook 07); lower is better."""
     return _information_criterion(X, fit, np.log)
 
 
 def aic(X, fit):
-    """Akaike information criterion, Eq. (7.3) (notebook 07): -2 log L + 2 p.
-
-    Lower is better; p is ``n_parameters``, Eq. (7.1).
-    """
+    """AIC = -2 log L + 2 p, Eq. (7.3), p from Eq. (7.1) (notebook 07); lower is better."""
     return _information_criterion(X, fit, lambda n: 2.0)
 
 
 def align_components(reference_means, means):
     """The permutation of components that best matches ``reference_means`` (notebook 06).
 
-    Label switching: the mixture is the same under any relabelling of its
-    components. The Hungarian algorithm (``scipy.optimize.linear_sum_assignment``)
-    picks the relabelling with the least total squared distance between means.
+    Label switching: the mixture is the same under any relabelling of its components. The
+    Hungarian algorithm (``linear_sum_assignment``) picks the one with the least total squared
+    distance between means.
 
     Parameters
     ----------
@@ -814,8 +795,8 @@ def align_components(reference_means, means):
 def ellipse_coverage(n_std, n_features=2):
     """Probability mass inside the n_std-sigma ellipse of a Gaussian, Eq. (6.1) (notebook 06).
 
-    In 2-D the squared Mahalanobis distance is chi-squared with 2 degrees of
-    freedom, so P(inside) = 1 - exp(-n_std^2 / 2): 39 %, 86 %, 99 % for 1, 2, 3.
+    The squared Mahalanobis distance is chi-squared with D degrees of freedom; in 2-D
+    P(inside) = 1 - exp(-n_std^2 / 2): 39 %, 86 %, 99 % for 1, 2, 3.
     """
     from scipy.stats import chi2
 
@@ -862,9 +843,9 @@ class SufficientStatistics:
 def sufficient_statistics(X_chunk, weights, means, covariances, shift=None):
     """E-step statistics of one chunk of data, Eq. (9.1) (notebook 09).
 
-    Everything the M-step needs from the data, as sums that add across chunks, processes or
-    machines. Shifting the data by a reference point near it keeps sum gamma y y^T -
-    N_k m m^T from cancelling catastrophically. Computed by ``gmm_engine``, block by block.
+    Everything the M-step needs, as sums that add across chunks, processes or machines.
+    Shifting the data by a point near it keeps sum gamma y y^T - N_k m m^T from cancelling
+    catastrophically. Computed by ``gmm_engine``.
 
     Parameters
     ----------
@@ -937,16 +918,12 @@ def fit_gmm_chunked(
 ):
     """EM over chunks of the data, never holding the (N, K) responsibilities (notebook 09).
 
-    Each iteration reads ``X`` ``chunk_size`` rows at a time, adds up the statistics of
-    Eq. (9.1) over the chunks, then runs the M-step from them, Eq. (9.2); with the same
-    ``init`` and ``rng`` it gives the parameters of ``fit_gmm`` (to rounding). ``X`` can be
-    anything sliceable by rows with a ``shape``, e.g. a ``np.memmap``: it is only ever read
-    chunk by chunk, the k-means++ start included.
-
-    The statistics add up, so pieces of the data can be processed at the same time:
-    ``n_jobs`` threads do so (``gmm_engine.chunked_pass``). Every ``n_jobs`` >= 2 gives the
-    same result bit for bit, ``n_jobs=1`` the same to rounding. Small data (a single piece of
-    at most ``chunk_size`` rows and a few E-step blocks) runs on one thread.
+    Each iteration adds up the statistics of Eq. (9.1) over chunks of ``chunk_size`` rows,
+    then runs the M-step from them, Eq. (9.2): with the same ``init`` and ``rng``, the
+    parameters of ``fit_gmm`` to rounding. ``X`` can be anything sliceable by rows with a
+    ``shape``, e.g. a ``np.memmap``, and is only ever read chunk by chunk, the start included.
+    ``n_jobs`` threads sum pieces at the same time (``gmm_engine.chunked_pass``): every
+    ``n_jobs`` >= 2 gives the same result bit for bit, ``n_jobs=1`` the same to rounding.
 
     Parameters
     ----------
@@ -1024,11 +1001,8 @@ def component_colors(n_components):
 
 
 def aligned_colors(reference_means, means):
-    """Colours for fitted components so each takes its matching true cluster's colour (K, 3).
-
-    Component ``order[j]`` (``align_components``) gets colour j of
-    ``component_colors``: the same cluster has the same colour in every figure.
-    """
+    """(K, 3) colours: component ``order[j]`` (``align_components``) gets colour j of
+    ``component_colors``, so a cluster has the same colour in every figure (notebook 06)."""
     order = align_components(reference_means, means)
     base = component_colors(len(order))
     colors = np.empty_like(base)
@@ -1046,8 +1020,8 @@ def _label_axes(ax, xlabel="$x_1$", ylabel="$x_2$"):
 def plot_responsibilities(X, resp, ax=None, colors=None, s=6, alpha=0.6):
     """Scatter the points, each coloured by its responsibilities (notebooks 02, 04).
 
-    A point's colour is sum_k gamma_nk c_k (the original's ``R @ colors``): pure
-    where one component owns it, a blend where components share it.
+    A point's colour is sum_k gamma_nk c_k (the original's ``R @ colors``): pure where one
+    component owns it, a blend where components share it.
 
     Parameters
     ----------
@@ -1075,10 +1049,9 @@ def plot_ellipses(
 ):
     """Draw each component's covariance ellipses at ``n_std`` sigma (notebooks 04, 06).
 
-    The ellipse at k sigma is {x : (x - mu)^T Sigma^{-1} (x - mu) = k^2}: its axes
-    point along the eigenvectors of Sigma with half-lengths k sqrt(lambda). In 2-D
-    it holds 1 - exp(-k^2 / 2) of the component's mass, Eq. (6.1). Means are
-    marked with a cross; with ``weights`` the line width follows pi_k.
+    The ellipse at k sigma is {x : (x - mu)^T Sigma^{-1} (x - mu) = k^2}, its axes along the
+    eigenvectors of Sigma with half-lengths k sqrt(lambda); it holds 1 - exp(-k^2 / 2) of the
+    mass, Eq. (6.1). Means get a cross; with ``weights`` the line width follows pi_k.
 
     Parameters
     ----------
@@ -1111,9 +1084,8 @@ def plot_ellipses(
 def plot_fit(X, fit, ax=None, n_std=(1, 2), title=None, s=6, reference_means=None):
     """Points coloured by responsibilities with the fit's ellipses and means (notebook 04).
 
-    ``s`` is the marker size of the points (larger for a handful of points). With
-    ``reference_means`` (K, 2), e.g. the true means, each component takes the colour
-    of the reference it matches (``aligned_colors``).
+    ``s`` is the points' marker size. With ``reference_means`` (K, 2), e.g. the true means,
+    each component takes the colour of the reference it matches (``aligned_colors``).
     """
     ax = _axes(ax)
     weights, means, covariances = _as_parameters(fit)
@@ -1157,12 +1129,7 @@ def plot_log_likelihood(log_likelihoods, ax=None, per_sample=None, marker=None, 
 
 
 def plot_density_contours(fit, X=None, ax=None, levels=12, grid_size=200, margin=0.1, **kwargs):
-    """Contours of log p(x) of a fitted 2-D mixture, over the data if given (notebook 08).
-
-    Returns
-    -------
-    ax : matplotlib Axes
-    """
+    """Contours of log p(x), Eq. (1.1), of a fitted 2-D mixture, over X if given (notebook 08)."""
     ax = _axes(ax)
     weights, means, covariances = _as_parameters(fit)
     if X is not None:
@@ -1193,11 +1160,10 @@ def plot_density_contours(fit, X=None, ax=None, levels=12, grid_size=200, margin
 def check_answer(name, answer, expected=None, rtol=None, atol=None):
     """Compare a learner's exercise answer with the expected one and print a verdict.
 
-    ``name`` is the exercise's chapter.number ("6.1"); its expected value is
-    computed in ``exercises.py``, out of sight of the notebook. ``answer=None``
-    means "not attempted yet", so notebooks run top to bottom before anyone has
-    written a line. ``expected`` (with ``rtol``, ``atol``) overrides the lookup,
-    for checks outside the course's exercises. Returns True only for a correct answer.
+    ``name`` is the exercise's chapter.number ("6.1"); ``exercises.py`` computes its expected
+    value, out of the notebook's sight. ``answer=None`` means "not attempted yet", so notebooks
+    run top to bottom untouched. ``expected`` (with ``rtol``, ``atol``) overrides the lookup.
+    Returns True only for a correct answer.
     """
     label = name if str(name).startswith("Exercise") else f"Exercise {name}"
     if answer is None:
