@@ -92,7 +92,8 @@ def _check_rng(rng):
     )
 
 
-def _check_smoothing_and_type(smoothing, covariance_type):
+def _check_model(covariance_type, smoothing=0.0):
+    """Check the covariance type and return the smoothing as a float >= 0."""
     if covariance_type not in COVARIANCE_TYPES:
         raise ValueError(
             f"expected covariance_type to be one of {COVARIANCE_TYPES}, got {covariance_type!r}; "
@@ -371,7 +372,7 @@ def m_step(X, resp, smoothing=1e-2, covariance_type="full"):
     covariances : ndarray of shape (K, D, D)
     """
     X = _check_X(X)
-    smoothing = _check_smoothing_and_type(smoothing, covariance_type)
+    smoothing = _check_model(covariance_type, smoothing)
     resp = np.asarray(resp, dtype=float)
     if resp.ndim != 2 or resp.shape[0] != X.shape[0]:
         raise ValueError(
@@ -539,7 +540,7 @@ def initial_parameters(
 def _initial_parameters(X, n_components, init, smoothing, covariance_type, rng, kmeans=None):
     """``initial_parameters``; ``kmeans(K, rng)`` replaces the k-means++ start (chunked EM's)."""
     N, D = X.shape
-    smoothing = _check_smoothing_and_type(smoothing, covariance_type)
+    smoothing = _check_model(covariance_type, smoothing)
     K = _check_K(n_components, N)
     if isinstance(init, (tuple, list)):
         if len(init) != 3:
@@ -735,7 +736,7 @@ def n_parameters(n_components, n_features, covariance_type="full"):
     for "full", K D for "diag", K for "spherical", D (D + 1) / 2 for "tied".
     """
     K, D = _check_count(n_components, "n_components", 3), _check_count(n_features, "n_features", 2)
-    _check_smoothing_and_type(0.0, covariance_type)
+    _check_model(covariance_type)
     cov = {
         "full": K * D * (D + 1) // 2,
         "diag": K * D,
@@ -889,7 +890,7 @@ def m_step_from_statistics(stats, smoothing=1e-2, covariance_type="full"):
             f"expected SufficientStatistics, got {type(stats).__name__}; "
             "try the sum of sufficient_statistics(chunk, ...) over the chunks"
         )
-    smoothing = _check_smoothing_and_type(smoothing, covariance_type)
+    smoothing = _check_model(covariance_type, smoothing)
     return _m_step_from_sums(
         stats.nk, stats.sy, stats.syy, stats.n, stats.shift, smoothing, covariance_type
     )
@@ -945,7 +946,7 @@ def fit_gmm_chunked(
     n_jobs = _check_count(n_jobs, "n_jobs", 2)
     _check_count(max_iter, "max_iter", 100)
     _check_number(tol, "tol", "tol=1e-3", low=0)
-    smoothing = _check_smoothing_and_type(smoothing, covariance_type)
+    smoothing = _check_model(covariance_type, smoothing)
     X = X if hasattr(X, "shape") else _check_X(X)
     shift = _check_X(X[:chunk_size]).mean(axis=0)
     for rows in gmm_engine.blocks(X.shape[0], chunk_size):
