@@ -1,7 +1,6 @@
 """Gaussian mixture models and the EM algorithm, in small functions that follow the math.
 
-The notebooks in ``notebooks/`` derive every function here; each docstring names the
-equation and the notebook it comes from. Notation::
+Each docstring names the equation and the notebook (chapter) that derives it. Notation::
 
     X            (N, D)     data, one row per point x_n
     weights      (K,)       mixing weights pi_k, positive, summing to 1
@@ -10,13 +9,9 @@ equation and the notebook it comes from. Notation::
     resp         (N, K)     responsibilities gamma_nk = p(z_n = k | x_n)
     nk           (K,)       effective number of points N_k = sum_n gamma_nk
 
-Sections, in the order of the course: input checks, the data (01), densities and the E-step
-(01-04), the M-step (03), fitting (04, 06), model selection and applications (06-08),
-sufficient statistics and chunked EM (09), plotting, exercises.
-
-``fit_gmm`` and ``fit_gmm_chunked`` run their E-steps on ``gmm_engine.py``, a blocked and
-threaded version of ``e_step`` plus the sums of Eq. (9.1) that chapter 9 describes;
-tests/test_engine.py proves it gives what ``e_step`` and ``m_step`` give.
+``fit_gmm`` and ``fit_gmm_chunked`` run their E-steps on ``gmm_engine.py`` (chapter 9): a
+blocked, threaded ``e_step`` plus the sums of Eq. (9.1), equal to the plain functions here
+(tests/test_engine.py).
 """
 
 from dataclasses import dataclass, field
@@ -39,44 +34,51 @@ INITS = ("kmeans++", "random")
 
 def _check_X(X, name="X"):
     try:
-        X = np.asarray(X, dtype=float)
+        A = np.asarray(X, dtype=float)
     except (TypeError, ValueError):
-        raise ValueError(
-            f"expected {name} to be a numeric array of shape (N, D), got {type(X).__name__}; "
-            "try np.asarray(X, dtype=float)"
-        ) from None
-    if X.ndim != 2:
-        raise ValueError(
-            f"expected {name} to be 2-D with shape (N, D), got an array with shape {X.shape}; "
-            "try X.reshape(-1, 1) for a single feature or X.reshape(1, -1) for a single point"
-        )
-    if X.shape[0] == 0 or X.shape[1] == 0:
-        raise ValueError(
-            f"expected {name} to hold at least one point and one feature, got shape {X.shape}; "
-            "try passing non-empty data"
-        )
-    if not np.all(np.isfinite(X)):
-        n_bad = int(np.sum(~np.isfinite(X).all(axis=1)))
-        raise ValueError(
-            f"expected {name} to hold only finite numbers, got NaN or inf in {n_bad} row(s); "
-            "try dropping them, e.g. X[np.isfinite(X).all(axis=1)]"
-        )
-    return X
+        A = None
+    if A is None:
+        problem = f"be a numeric array of shape (N, D), got {type(X).__name__}"
+        hint = "np.asarray(X, dtype=float)"
+    elif A.ndim != 2:
+        problem = f"be 2-D with shape (N, D), got an array with shape {A.shape}"
+        hint = "X.reshape(-1, 1) for a single feature or X.reshape(1, -1) for a single point"
+    elif 0 in A.shape:
+        problem = f"hold at least one point and one feature, got shape {A.shape}"
+        hint = "passing non-empty data"
+    elif not np.isfinite(A).all():
+        n_bad = int((~np.isfinite(A).all(axis=1)).sum())
+        problem = f"hold only finite numbers, got NaN or inf in {n_bad} row(s)"
+        hint = "dropping them, e.g. X[np.isfinite(X).all(axis=1)]"
+    else:
+        return A
+    raise ValueError(f"expected {name} to {problem}; try {hint}")
 
 
 def _is_int(x):
     return isinstance(x, (int, np.integer)) and not isinstance(x, bool)
 
 
-def _is_real(x):
-    return isinstance(x, Real) and not isinstance(x, bool)
+def _check_number(value, name, hint, integer=False, low=None, high=None):
+    """An int (``integer``) or a finite real number, in [low, high]; a bool is neither."""
+    real = isinstance(value, Real) and not isinstance(value, bool)
+    ok = _is_int(value) if integer else real and np.isfinite(value)
+    ok = ok and (low is None or value >= low) and (high is None or value <= high)
+    if not ok:
+        what = "an int" if integer else "a finite number"
+        bounds = f" >= {low}" if high is None else f" between {low} and {high}"
+        bounds = "" if low is None else bounds
+        raise ValueError(f"expected {name} to be {what}{bounds}, got {value!r}; try {hint}")
+    return int(value) if integer else float(value)
 
 
 def _check_count(value, name, example):
-    """An int >= 1 (n_samples, max_iter, n_init, chunk_size, ...)."""
-    if not _is_int(value) or value < 1:
-        raise ValueError(f"expected {name} to be an int >= 1, got {value!r}; try {name}={example}")
-    return int(value)
+    return _check_number(value, name, f"{name}={example}", integer=True, low=1)
+
+
+def _check_K(n_components, N):
+    hint = f"n_components between 1 and N = {N}, the number of points"
+    return _check_number(n_components, "n_components", hint, integer=True, low=1, high=N)
 
 
 def _check_rng(rng):
@@ -90,39 +92,19 @@ def _check_rng(rng):
     )
 
 
-def _check_smoothing(smoothing):
-    if not _is_real(smoothing) or not np.isfinite(smoothing) or smoothing < 0:
-        raise ValueError(
-            f"expected smoothing to be a finite number >= 0, got {smoothing!r}; "
-            "try smoothing=1e-2 (the original notebook's value) or 1e-6"
-        )
-    return float(smoothing)
-
-
-def _check_covariance_type(covariance_type):
+def _check_model(covariance_type, smoothing=0.0):
+    """Check the covariance type and return the smoothing as a float >= 0."""
     if covariance_type not in COVARIANCE_TYPES:
         raise ValueError(
             f"expected covariance_type to be one of {COVARIANCE_TYPES}, got {covariance_type!r}; "
             "try covariance_type='full'"
         )
-    return covariance_type
+    return _check_number(smoothing, "smoothing", "smoothing=1e-2 (the original's) or 1e-6", low=0)
 
 
-def _check_n_components(n_components, n_samples):
-    if not _is_int(n_components):
-        raise ValueError(
-            f"expected n_components to be an int, got {n_components!r}; try n_components=3"
-        )
-    if n_components < 1 or n_components > n_samples:
-        raise ValueError(
-            f"expected 1 <= n_components <= N = {n_samples} (the number of points), "
-            f"got n_components={n_components}; try a K between 1 and {n_samples}"
-        )
-    return int(n_components)
-
-
-def _check_gaussians(means, covariances, n_features=None):
-    """Check (means, covariances) of K Gaussians and return them as float arrays."""
+def _check_parameters(weights, means, covariances, n_features=None):
+    """Check a mixture's (weights, means, covariances), or K Gaussians' with weights=None, and
+    return them as float arrays."""
     means = np.asarray(means, dtype=float)
     covariances = np.asarray(covariances, dtype=float)
     D = n_features if n_features is not None else (means.shape[-1] if means.ndim == 2 else None)
@@ -137,7 +119,7 @@ def _check_gaussians(means, covariances, n_features=None):
             f"expected covariances of shape (K, D, D) = ({K}, {D}, {D}), "
             f"got shape {covariances.shape}; try np.stack([np.eye(D)] * K)"
         )
-    if not (np.all(np.isfinite(means)) and np.all(np.isfinite(covariances))):
+    if not (np.isfinite(means).all() and np.isfinite(covariances).all()):
         raise ValueError(
             "expected finite means and covariances, got NaN or inf; "
             "try re-initialising the parameters"
@@ -145,10 +127,9 @@ def _check_gaussians(means, covariances, n_features=None):
     scale = np.abs(covariances).max(axis=(1, 2)) + 1e-300
     asym = np.abs(covariances - covariances.transpose(0, 2, 1)).max(axis=(1, 2)) / scale
     if np.any(asym > 1e-8):
-        k = int(np.argmax(asym))
         raise ValueError(
-            f"expected symmetric covariances, got component {k} with relative asymmetry "
-            f"{asym[k]:.2g}; try (C + C.transpose(0, 2, 1)) / 2"
+            f"expected symmetric covariances, got component {int(np.argmax(asym))} with relative "
+            f"asymmetry {asym.max():.2g}; try (C + C.transpose(0, 2, 1)) / 2"
         )
     bad = [k for k, cov in enumerate(covariances) if not _has_cholesky(cov)]
     if bad:
@@ -156,26 +137,12 @@ def _check_gaussians(means, covariances, n_features=None):
             f"expected symmetric positive definite covariances, got component(s) {bad} that "
             "are not; try adding a small multiple of the identity, e.g. C + 1e-6 * np.eye(D)"
         )
-    return means, covariances
-
-
-def _has_cholesky(cov):
-    try:
-        return bool(np.isfinite(np.linalg.cholesky(cov)).all())
-    except np.linalg.LinAlgError:
-        return False
-
-
-def _check_parameters(weights, means, covariances, n_features=None):
-    """Check (weights, means, covariances) and return them as float arrays."""
+    if weights is None:
+        return means, covariances
     weights = np.asarray(weights, dtype=float)
-    if weights.ndim != 1 or weights.size == 0:
+    if weights.shape != (K,) or not np.isfinite(weights).all() or np.any(weights <= 0):
         raise ValueError(
-            f"expected weights of shape (K,), got shape {weights.shape}; try np.full(K, 1 / K)"
-        )
-    if not np.all(np.isfinite(weights)) or np.any(weights <= 0):
-        raise ValueError(
-            f"expected positive weights, got {np.round(weights, 4)}; "
+            f"expected K = {K} positive weights, one per mean, got {np.round(weights, 4)}; "
             "try np.full(K, 1 / K), or drop the components with weight 0"
         )
     if abs(weights.sum() - 1.0) > 1e-6:
@@ -183,13 +150,14 @@ def _check_parameters(weights, means, covariances, n_features=None):
             f"expected weights that sum to 1, got a sum of {weights.sum():.6g}; "
             "try weights / weights.sum()"
         )
-    means, covariances = _check_gaussians(means, covariances, n_features)
-    if means.shape[0] != weights.shape[0]:
-        raise ValueError(
-            f"expected one mean per weight, K = {weights.shape[0]}, got {means.shape[0]} means; "
-            "try one row of means per component"
-        )
     return weights, means, covariances
+
+
+def _has_cholesky(cov):
+    try:
+        return bool(np.isfinite(np.linalg.cholesky(cov)).all())
+    except np.linalg.LinAlgError:
+        return False
 
 
 def _collapse_error(components, smoothing):
@@ -215,17 +183,15 @@ def _check_not_collapsed(covariances, smoothing, variance):
 
 
 def sample_seed_data(separation=5.0, n_samples=2000, rng=0):
-    """The original notebook's three clusters (notebook 01).
+    """The original notebook's three clusters, their points grouped by cluster (notebook 01).
 
     60 % of the points with sd 2 around (0, 0), 30 % with sd 1 around (s, s) and 10 % with
-    sd 0.5 around (0, s), where s is ``separation``. The points come grouped by cluster.
+    sd 0.5 around (0, s), s = ``separation``; N = 2000 in the original (1200, 600, 200).
 
     Parameters
     ----------
     separation : float
-        s, the distance scale between the cluster centres.
     n_samples : int
-        N, the number of points (2000 in the original: 1200, 600, 200).
     rng : None, int or numpy.random.Generator
 
     Returns
@@ -234,23 +200,15 @@ def sample_seed_data(separation=5.0, n_samples=2000, rng=0):
     labels : ndarray of shape (N,)
         The cluster (0, 1 or 2) each point was drawn from.
     """
-    if not _is_real(separation) or not np.isfinite(separation):
-        raise ValueError(
-            f"expected separation to be a finite number, got {separation!r}; try separation=5.0"
-        )
+    _check_number(separation, "separation", "separation=5.0")
     n_samples = _check_count(n_samples, "n_samples", 2000)
     rng = _check_rng(rng)
     weights, centres, covariances = seed_parameters(separation)
-    n0 = int(round(0.6 * n_samples))
-    n1 = int(round(0.3 * n_samples))
+    n0, n1 = int(round(0.6 * n_samples)), int(round(0.3 * n_samples))
     counts = [n0, n1, n_samples - n0 - n1]
     sds = np.sqrt(covariances[:, 0, 0])
-    X = np.concatenate(
-        [
-            rng.standard_normal((n, 2)) * sd + c
-            for n, sd, c in zip(counts, sds, centres, strict=True)
-        ]
-    )
+    parts = zip(counts, sds, centres, strict=True)
+    X = np.concatenate([rng.standard_normal((n, 2)) * sd + c for n, sd, c in parts])
     return X, np.repeat(np.arange(3), counts)
 
 
@@ -307,10 +265,8 @@ def sample_gmm(weights, means, covariances, n_samples, rng=None):
 def log_gaussian_density(X, means, covariances):
     """log N(x_n | mu_k, Sigma_k) for every point and component, Eq. (1.2) (notebook 01).
 
-    log N(x | mu, Sigma) = -1/2 [D log(2 pi) + log|Sigma| + (x - mu)^T Sigma^{-1} (x - mu)].
     With Sigma = L L^T (Cholesky), log|Sigma| = 2 sum_d log L_dd and the quadratic form is
-    ||z||^2 with L z = x - mu, so it stays finite for points thousands of standard
-    deviations away and for D in the hundreds.
+    ||z||^2 with L z = x - mu: finite for points thousands of standard deviations away.
 
     Parameters
     ----------
@@ -323,11 +279,7 @@ def log_gaussian_density(X, means, covariances):
     log_density : ndarray of shape (N, K)
     """
     X = _check_X(X)
-    means, covariances = _check_gaussians(means, covariances, X.shape[1])
-    return _log_gaussian_density(X, means, covariances)
-
-
-def _log_gaussian_density(X, means, covariances):
+    means, covariances = _check_parameters(None, means, covariances, X.shape[1])
     N, D = X.shape
     out = np.empty((N, means.shape[0]))
     for k, (mean, cov) in enumerate(zip(means, covariances, strict=True)):
@@ -341,9 +293,8 @@ def _log_gaussian_density(X, means, covariances):
 def logsumexp_rows(a):
     """log sum_k exp(a[k, n]) over the first axis, Eq. (4.1) (notebook 04).
 
-    The log-sum-exp trick: subtract the largest term before exponentiating, so nothing
-    overflows and at least one term is exp(0) = 1. Same result as
-    ``scipy.special.logsumexp(a, axis=0)``, written out because it is what notebook 04 teaches.
+    Subtract the largest term before exponentiating, so nothing overflows: the result of
+    ``scipy.special.logsumexp(a, axis=0)``, written out because notebook 04 teaches it.
 
     Parameters
     ----------
@@ -382,7 +333,7 @@ def e_step(X, weights, means, covariances):
     """
     X = _check_X(X)
     weights, means, covariances = _check_parameters(weights, means, covariances, X.shape[1])
-    log_weighted = np.log(weights) + _log_gaussian_density(X, means, covariances)  # N, K
+    log_weighted = np.log(weights) + log_gaussian_density(X, means, covariances)  # N, K
     log_px = logsumexp_rows(log_weighted.T)  # N: log p(x_n), Eq. (4.1)
     resp = np.exp(log_weighted - log_px[:, None])  # Eq. (3.2)
     return resp, float(log_px.sum())  # Eq. (3.1)
@@ -396,16 +347,15 @@ def e_step(X, weights, means, covariances):
 def m_step(X, resp, smoothing=1e-2, covariance_type="full"):
     """M-step: the parameters that maximise the expected log-likelihood, Eqs. (3.3)-(3.6).
 
-    N_k = sum_n gamma_nk                                              (3.3)
-    mu_k = (1 / N_k) sum_n gamma_nk x_n                               (3.4)
-    Sigma_k = (1 / N_k) sum_n gamma_nk (x_n - mu_k)(x_n - mu_k)^T + smoothing I   (3.5)
-    pi_k = N_k / N  (from the Lagrange multiplier for sum_k pi_k = 1)   (3.6)
+    N_k = sum_n gamma_nk                                                  (3.3)
+    mu_k = (1 / N_k) sum_n gamma_nk x_n                                   (3.4)
+    Sigma_k = (1 / N_k) sum_n gamma_nk (x_n - mu_k)(x_n - mu_k)^T         (3.5)
+    pi_k = N_k / N  (from the Lagrange multiplier for sum_k pi_k = 1)     (3.6)
 
-    Derived in notebook 03. ``smoothing`` is added to the diagonal of every covariance, as
-    the original notebook did (scikit-learn's ``reg_covar``). The constrained types maximise
-    the same objective over a smaller set: "diag" keeps the diagonal of (3.5), "spherical"
-    its mean variance, and "tied" one covariance shared by all components (the N_k-weighted
-    average).
+    Derived in notebook 03. The covariance returned is the smoothed update, Eq. (3.5s):
+    (3.5) plus ``smoothing`` I, as the original notebook did (scikit-learn's ``reg_covar``).
+    The constrained types maximise over a smaller set: "diag" keeps the diagonal of (3.5),
+    "spherical" its mean variance, "tied" the N_k-weighted average of the components'.
 
     Parameters
     ----------
@@ -422,8 +372,7 @@ def m_step(X, resp, smoothing=1e-2, covariance_type="full"):
     covariances : ndarray of shape (K, D, D)
     """
     X = _check_X(X)
-    smoothing = _check_smoothing(smoothing)
-    _check_covariance_type(covariance_type)
+    smoothing = _check_model(covariance_type, smoothing)
     resp = np.asarray(resp, dtype=float)
     if resp.ndim != 2 or resp.shape[0] != X.shape[0]:
         raise ValueError(
@@ -435,10 +384,6 @@ def m_step(X, resp, smoothing=1e-2, covariance_type="full"):
             "expected non-negative responsibilities whose rows sum to 1, got other values; "
             "try resp / resp.sum(axis=1, keepdims=True)"
         )
-    return _m_step(X, resp, smoothing, covariance_type)
-
-
-def _m_step(X, resp, smoothing, covariance_type):
     (N, D), K = X.shape, resp.shape[1]
     # As scikit-learn does: a component that owns no point keeps a finite mean.
     nk = resp.sum(axis=0) + 10 * np.finfo(float).eps  # (3.3)
@@ -446,13 +391,13 @@ def _m_step(X, resp, smoothing, covariance_type):
     scatter = np.empty((K, D, D))
     for k in range(K):
         diff = X - means[k]  # N, D
-        scatter[k] = (resp[:, k, None] * diff).T @ diff / nk[k]  # (3.5) without smoothing
+        scatter[k] = (resp[:, k, None] * diff).T @ diff / nk[k]  # (3.5)
     weights = nk / N  # (3.6)
-    return weights, means, _constrain(scatter, nk, smoothing, covariance_type)
+    return weights, means, _constrain(scatter, nk, smoothing, covariance_type)  # (3.5s)
 
 
 def _constrain(scatter, nk, smoothing, covariance_type):
-    """The covariance_type's maximiser from the per-component scatters, plus smoothing I."""
+    """The covariance_type's maximiser from the per-component scatters, plus smoothing I (3.5s)."""
     K, D, _ = scatter.shape
     eye = np.eye(D)
     scatter = (scatter + scatter.transpose(0, 2, 1)) / 2
@@ -512,20 +457,18 @@ class GMMFit:
 
     @property
     def log_likelihood(self):
-        """The last log-likelihood in ``log_likelihoods``.
+        """The last of ``log_likelihoods``: that of the parameters *before* the final M-step.
 
-        It is that of the parameters *before* the final M-step; ``score`` and ``bic``
-        evaluate the returned (final) parameters, which is at least as high with
-        smoothing=0. Once EM has converged they usually differ by about ``tol`` per point.
-        """
+        ``score`` and ``bic`` evaluate the returned parameters: at least as high with
+        smoothing=0, usually about ``tol`` per point higher once EM has converged."""
         return float(self.log_likelihoods[-1])
 
 
 def kmeans_plusplus(X, n_components, rng=None):
     """k-means++ seeding (notebook 02): spread-out starting centres.
 
-    The first centre is a random point; each next one is a point drawn with probability
-    proportional to its squared distance to the nearest centre chosen so far.
+    The first centre is a random point; each next one a point drawn with probability
+    proportional to its squared distance to the nearest centre so far.
 
     Parameters
     ----------
@@ -538,7 +481,7 @@ def kmeans_plusplus(X, n_components, rng=None):
     centres : ndarray of shape (K, D)
     """
     X = _check_X(X)
-    return _kmeans_plusplus(X, _check_n_components(n_components, X.shape[0]), _check_rng(rng))
+    return _kmeans_plusplus(X, _check_K(n_components, X.shape[0]), _check_rng(rng))
 
 
 def _kmeans_plusplus(X, K, rng, chunk_size=gmm_engine.CHUNK_SIZE):
@@ -591,16 +534,14 @@ def initial_parameters(
     covariances : ndarray of shape (K, D, D)
     """
     X = _check_X(X)
-    smoothing = _check_smoothing(smoothing)
     return _initial_parameters(X, n_components, init, smoothing, covariance_type, rng)
 
 
 def _initial_parameters(X, n_components, init, smoothing, covariance_type, rng, kmeans=None):
-    """``initial_parameters`` for checked arguments; ``kmeans(K, rng)`` replaces the
-    k-means++ start (the chunked one)."""
+    """``initial_parameters``; ``kmeans(K, rng)`` replaces the k-means++ start (chunked EM's)."""
     N, D = X.shape
-    K = _check_n_components(n_components, N)
-    _check_covariance_type(covariance_type)
+    smoothing = _check_model(covariance_type, smoothing)
+    K = _check_K(n_components, N)
     if isinstance(init, (tuple, list)):
         if len(init) != 3:
             raise ValueError(
@@ -622,19 +563,13 @@ def _initial_parameters(X, n_components, init, smoothing, covariance_type, rng, 
         if kmeans is not None:
             return kmeans(K, rng)
         resp = np.eye(K)[_nearest(X, _kmeans_plusplus(X, K, rng))]  # N, K: one-hot
-        weights, means, covariances = _m_step(X, resp, smoothing, covariance_type)
+        weights, means, covariances = m_step(X, resp, smoothing, covariance_type)
         _check_not_collapsed(covariances, smoothing, X.var(axis=0).mean())
         return weights, means, covariances
     raise ValueError(
         f"expected init to be 'kmeans++', 'random' or a tuple (weights, means, covariances), "
         f"got {init!r}; try init='kmeans++'"
     )
-
-
-def _check_iteration_args(max_iter, tol):
-    _check_count(max_iter, "max_iter", 100)
-    if not _is_real(tol) or not np.isfinite(tol) or tol < 0:
-        raise ValueError(f"expected tol to be a number >= 0, got {tol!r}; try tol=1e-3")
 
 
 def fit_gmm(
@@ -652,11 +587,10 @@ def fit_gmm(
     """Fit a Gaussian mixture by EM (notebook 04).
 
     Each iteration runs the E-step, Eq. (3.2), recording the log-likelihood of the current
-    parameters, Eq. (3.1), then the M-step, Eqs. (3.3)-(3.6). It stops when the mean
-    per-sample log-likelihood changes by less than ``tol`` between iterations (``tol=0`` runs
-    exactly ``max_iter`` iterations), as scikit-learn's ``GaussianMixture`` does. With
-    ``smoothing=0`` the log-likelihood never decreases (notebook 03). The E-step and the sums
-    the M-step needs run in ``gmm_engine`` (the same numbers as ``e_step`` and ``m_step``).
+    parameters, Eq. (3.1), then the M-step, Eqs. (3.3)-(3.6) with (3.5s), in ``gmm_engine``.
+    Like scikit-learn's ``GaussianMixture`` it stops when the mean per-point log-likelihood
+    changes by less than ``tol`` (``tol=0`` runs ``max_iter`` iterations). With
+    ``smoothing=0`` the log-likelihood never decreases (notebook 03).
 
     Parameters
     ----------
@@ -669,7 +603,7 @@ def fit_gmm(
     max_iter : int
     tol : float
     smoothing : float
-        Added to the diagonal of every covariance in the M-step.
+        Added to the diagonal of every covariance, Eq. (3.5s).
     rng : None, int or numpy.random.Generator
         Used by the initialisation only.
     keep_history : bool
@@ -680,9 +614,10 @@ def fit_gmm(
     GMMFit
     """
     X = _check_X(X)
-    _check_iteration_args(max_iter, tol)
-    smoothing = _check_smoothing(smoothing)
+    _check_count(max_iter, "max_iter", 100)
+    _check_number(tol, "tol", "tol=1e-3", low=0)
     start = _initial_parameters(X, n_components, init, smoothing, covariance_type, rng)
+    smoothing = float(smoothing)
     YT, shift = gmm_engine.shifted_transpose(X)  # D, N
 
     def statistics(weights, means, covariances):
@@ -705,12 +640,9 @@ def fit_gmm(
 
 
 def _run_em(statistics, start, n, shift, max_iter, tol, smoothing, covariance_type, keep_history):
-    """The EM loop of ``fit_gmm`` and ``fit_gmm_chunked``.
-
-    ``statistics(weights, means, covariances)`` runs the E-step over all the data and returns
-    the summed (nk, sy, syy, log_likelihood) of Eq. (9.1) for data shifted by ``shift``; the
-    M-step is Eq. (9.2), the same parameters as Eqs. (3.3)-(3.6).
-    """
+    """The EM loop of ``fit_gmm`` and ``fit_gmm_chunked``: ``statistics(weights, means,
+    covariances)`` is the E-step, returning the sums of Eq. (9.1) for the data less ``shift``;
+    the M-step is Eq. (9.2), the parameters of Eqs. (3.3)-(3.6)."""
     weights, means, covariances = start
     D = means.shape[1]
     history, log_likelihoods, converged = [start] if keep_history else [], [], False
@@ -731,26 +663,17 @@ def _run_em(statistics, start, n, shift, max_iter, tol, smoothing, covariance_ty
         log_likelihoods.append(ll)
         if converged:
             break
-    return GMMFit(
-        weights=weights,
-        means=means,
-        covariances=covariances,
-        resp=None,
-        log_likelihoods=np.array(log_likelihoods),
-        n_iter=len(log_likelihoods),
-        converged=converged,
-        covariance_type=covariance_type,
-        smoothing=smoothing,
-        history=history,
-    )
+    lls = np.array(log_likelihoods)
+    fit = GMMFit(weights, means, covariances, None, lls, len(lls), converged, covariance_type)
+    fit.smoothing, fit.history = smoothing, history
+    return fit
 
 
 def fit_restarts(X, n_components, n_init=10, rng=0, **kwargs):
     """Fit from ``n_init`` starts and keep them all, best first (notebook 06).
 
-    EM finds a local maximum that depends on the start; restarting and keeping the highest
-    final log-likelihood is the usual remedy (scikit-learn's ``n_init``). Each start uses its
-    own generator spawned from ``rng``.
+    EM finds a local maximum that depends on the start; keeping the best of several starts is
+    the usual remedy (scikit-learn's ``n_init``). Each start spawns its generator from ``rng``.
 
     Returns
     -------
@@ -797,7 +720,7 @@ def score_samples(X, fit):
             f"expected X with D = {means.shape[1]} features like the fit, got {X.shape[1]}; "
             "try the same columns the model was fitted on"
         )
-    log_weighted = np.log(weights) + _log_gaussian_density(X, means, covariances)  # N, K
+    log_weighted = np.log(weights) + log_gaussian_density(X, means, covariances)  # N, K
     return logsumexp_rows(log_weighted.T)
 
 
@@ -813,7 +736,7 @@ def n_parameters(n_components, n_features, covariance_type="full"):
     for "full", K D for "diag", K for "spherical", D (D + 1) / 2 for "tied".
     """
     K, D = _check_count(n_components, "n_components", 3), _check_count(n_features, "n_features", 2)
-    _check_covariance_type(covariance_type)
+    _check_model(covariance_type)
     cov = {
         "full": K * D * (D + 1) // 2,
         "diag": K * D,
@@ -832,27 +755,21 @@ def _information_criterion(X, fit, penalty):
 
 
 def bic(X, fit):
-    """Bayesian information criterion, Eq. (7.2) (notebook 07): -2 log L + p log N.
-
-    Lower is better; p is ``n_parameters``, Eq. (7.1).
-    """
+    """BIC = -2 log L + p log N, Eq. (7.2), p from Eq. (7.1) (notebook 07); lower is better."""
     return _information_criterion(X, fit, np.log)
 
 
 def aic(X, fit):
-    """Akaike information criterion, Eq. (7.3) (notebook 07): -2 log L + 2 p.
-
-    Lower is better; p is ``n_parameters``, Eq. (7.1).
-    """
+    """AIC = -2 log L + 2 p, Eq. (7.3), p from Eq. (7.1) (notebook 07); lower is better."""
     return _information_criterion(X, fit, lambda n: 2.0)
 
 
 def align_components(reference_means, means):
     """The permutation of components that best matches ``reference_means`` (notebook 06).
 
-    Label switching: the mixture is the same under any relabelling of its
-    components. The Hungarian algorithm (``scipy.optimize.linear_sum_assignment``)
-    picks the relabelling with the least total squared distance between means.
+    Label switching: the mixture is the same under any relabelling of its components. The
+    Hungarian algorithm (``linear_sum_assignment``) picks the one with the least total squared
+    distance between means.
 
     Parameters
     ----------
@@ -879,8 +796,8 @@ def align_components(reference_means, means):
 def ellipse_coverage(n_std, n_features=2):
     """Probability mass inside the n_std-sigma ellipse of a Gaussian, Eq. (6.1) (notebook 06).
 
-    In 2-D the squared Mahalanobis distance is chi-squared with 2 degrees of
-    freedom, so P(inside) = 1 - exp(-n_std^2 / 2): 39 %, 86 %, 99 % for 1, 2, 3.
+    The squared Mahalanobis distance is chi-squared with D degrees of freedom; in 2-D
+    P(inside) = 1 - exp(-n_std^2 / 2): 39 %, 86 %, 99 % for 1, 2, 3.
     """
     from scipy.stats import chi2
 
@@ -927,9 +844,9 @@ class SufficientStatistics:
 def sufficient_statistics(X_chunk, weights, means, covariances, shift=None):
     """E-step statistics of one chunk of data, Eq. (9.1) (notebook 09).
 
-    Everything the M-step needs from the data, as sums that add across chunks, processes or
-    machines. Shifting the data by a reference point near it keeps sum gamma y y^T -
-    N_k m m^T from cancelling catastrophically. Computed by ``gmm_engine``, block by block.
+    Everything the M-step needs, as sums that add across chunks, processes or machines.
+    Shifting the data by a point near it keeps sum gamma y y^T - N_k m m^T from cancelling
+    catastrophically. Computed by ``gmm_engine``.
 
     Parameters
     ----------
@@ -973,8 +890,7 @@ def m_step_from_statistics(stats, smoothing=1e-2, covariance_type="full"):
             f"expected SufficientStatistics, got {type(stats).__name__}; "
             "try the sum of sufficient_statistics(chunk, ...) over the chunks"
         )
-    smoothing = _check_smoothing(smoothing)
-    _check_covariance_type(covariance_type)
+    smoothing = _check_model(covariance_type, smoothing)
     return _m_step_from_sums(
         stats.nk, stats.sy, stats.syy, stats.n, stats.shift, smoothing, covariance_type
     )
@@ -1003,16 +919,12 @@ def fit_gmm_chunked(
 ):
     """EM over chunks of the data, never holding the (N, K) responsibilities (notebook 09).
 
-    Each iteration reads ``X`` ``chunk_size`` rows at a time, adds up the statistics of
-    Eq. (9.1) over the chunks, then runs the M-step from them, Eq. (9.2); with the same
-    ``init`` and ``rng`` it gives the parameters of ``fit_gmm`` (to rounding). ``X`` can be
-    anything sliceable by rows with a ``shape``, e.g. a ``np.memmap``: it is only ever read
-    chunk by chunk, the k-means++ start included.
-
-    The statistics add up, so pieces of the data can be processed at the same time:
-    ``n_jobs`` threads do so (``gmm_engine.chunked_pass``). Every ``n_jobs`` >= 2 gives the
-    same result bit for bit, ``n_jobs=1`` the same to rounding. Small data (a single piece of
-    at most ``chunk_size`` rows and a few E-step blocks) runs on one thread.
+    Each iteration adds up the statistics of Eq. (9.1) over chunks of ``chunk_size`` rows,
+    then runs the M-step from them, Eq. (9.2): with the same ``init`` and ``rng``, the
+    parameters of ``fit_gmm`` to rounding. ``X`` can be anything sliceable by rows with a
+    ``shape``, e.g. a ``np.memmap``, and is only ever read chunk by chunk, the start included.
+    ``n_jobs`` threads sum pieces at the same time (``gmm_engine.chunked_pass``): every
+    ``n_jobs`` >= 2 gives the same result bit for bit, ``n_jobs=1`` the same to rounding.
 
     Parameters
     ----------
@@ -1032,8 +944,9 @@ def fit_gmm_chunked(
     """
     chunk_size = _check_count(chunk_size, "chunk_size", gmm_engine.CHUNK_SIZE)
     n_jobs = _check_count(n_jobs, "n_jobs", 2)
-    _check_iteration_args(max_iter, tol)
-    smoothing = _check_smoothing(smoothing)
+    _check_count(max_iter, "max_iter", 100)
+    _check_number(tol, "tol", "tol=1e-3", low=0)
+    smoothing = _check_model(covariance_type, smoothing)
     X = X if hasattr(X, "shape") else _check_X(X)
     shift = _check_X(X[:chunk_size]).mean(axis=0)
     for rows in gmm_engine.blocks(X.shape[0], chunk_size):
@@ -1089,11 +1002,8 @@ def component_colors(n_components):
 
 
 def aligned_colors(reference_means, means):
-    """Colours for fitted components so each takes its matching true cluster's colour (K, 3).
-
-    Component ``order[j]`` (``align_components``) gets colour j of
-    ``component_colors``: the same cluster has the same colour in every figure.
-    """
+    """(K, 3) colours: component ``order[j]`` (``align_components``) gets colour j of
+    ``component_colors``, so a cluster has the same colour in every figure (notebook 06)."""
     order = align_components(reference_means, means)
     base = component_colors(len(order))
     colors = np.empty_like(base)
@@ -1111,8 +1021,8 @@ def _label_axes(ax, xlabel="$x_1$", ylabel="$x_2$"):
 def plot_responsibilities(X, resp, ax=None, colors=None, s=6, alpha=0.6):
     """Scatter the points, each coloured by its responsibilities (notebooks 02, 04).
 
-    A point's colour is sum_k gamma_nk c_k (the original's ``R @ colors``): pure
-    where one component owns it, a blend where components share it.
+    A point's colour is sum_k gamma_nk c_k (the original's ``R @ colors``): pure where one
+    component owns it, a blend where components share it.
 
     Parameters
     ----------
@@ -1140,10 +1050,9 @@ def plot_ellipses(
 ):
     """Draw each component's covariance ellipses at ``n_std`` sigma (notebooks 04, 06).
 
-    The ellipse at k sigma is {x : (x - mu)^T Sigma^{-1} (x - mu) = k^2}: its axes
-    point along the eigenvectors of Sigma with half-lengths k sqrt(lambda). In 2-D
-    it holds 1 - exp(-k^2 / 2) of the component's mass, Eq. (6.1). Means are
-    marked with a cross; with ``weights`` the line width follows pi_k.
+    The ellipse at k sigma is {x : (x - mu)^T Sigma^{-1} (x - mu) = k^2}, its axes along the
+    eigenvectors of Sigma with half-lengths k sqrt(lambda); it holds 1 - exp(-k^2 / 2) of the
+    mass, Eq. (6.1). Means get a cross; with ``weights`` the line width follows pi_k.
 
     Parameters
     ----------
@@ -1166,18 +1075,8 @@ def plot_ellipses(
         angle = np.degrees(np.arctan2(vecs[1, 1], vecs[0, 1]))
         for n in np.atleast_1d(n_std):
             width, height = 2 * n * np.sqrt(np.maximum(vals[::-1], 0))
-            ax.add_patch(
-                Ellipse(
-                    means[k],
-                    width,
-                    height,
-                    angle=angle,
-                    fill=False,
-                    color=colors[k][:3],
-                    lw=lw[k],
-                    **kwargs,
-                )
-            )
+            style = dict(fill=False, color=colors[k][:3], lw=lw[k], **kwargs)
+            ax.add_patch(Ellipse(means[k], width, height, angle=angle, **style))
         ax.plot(*means[k], marker="x", color="k", ms=8, mew=2)
     ax.autoscale_view()
     return ax
@@ -1186,22 +1085,17 @@ def plot_ellipses(
 def plot_fit(X, fit, ax=None, n_std=(1, 2), title=None, s=6, reference_means=None):
     """Points coloured by responsibilities with the fit's ellipses and means (notebook 04).
 
-    ``s`` is the marker size of the points (larger for a handful of points). With
-    ``reference_means`` (K, 2), e.g. the true means, each component takes the colour
-    of the reference it matches (``aligned_colors``).
+    ``s`` is the points' marker size. With ``reference_means`` (K, 2), e.g. the true means,
+    each component takes the colour of the reference it matches (``aligned_colors``).
     """
     ax = _axes(ax)
     weights, means, covariances = _as_parameters(fit)
-    resp = (
-        fit.resp
-        if isinstance(fit, GMMFit) and fit.resp is not None
-        else e_step(X, weights, means, covariances)[0]
-    )
-    colors = (
-        component_colors(len(weights))
-        if reference_means is None
-        else aligned_colors(reference_means, means)
-    )
+    resp = fit.resp if isinstance(fit, GMMFit) else None
+    if resp is None:
+        resp = e_step(X, weights, means, covariances)[0]
+    colors = component_colors(len(weights))
+    if reference_means is not None:
+        colors = aligned_colors(reference_means, means)
     plot_responsibilities(X, resp, ax=ax, colors=colors, s=s)
     plot_ellipses(means, covariances, ax=ax, n_std=n_std, colors=colors)
     if title is not None:
@@ -1236,12 +1130,7 @@ def plot_log_likelihood(log_likelihoods, ax=None, per_sample=None, marker=None, 
 
 
 def plot_density_contours(fit, X=None, ax=None, levels=12, grid_size=200, margin=0.1, **kwargs):
-    """Contours of log p(x) of a fitted 2-D mixture, over the data if given (notebook 08).
-
-    Returns
-    -------
-    ax : matplotlib Axes
-    """
+    """Contours of log p(x), Eq. (1.1), of a fitted 2-D mixture, over X if given (notebook 08)."""
     ax = _axes(ax)
     weights, means, covariances = _as_parameters(fit)
     if X is not None:
@@ -1272,11 +1161,10 @@ def plot_density_contours(fit, X=None, ax=None, levels=12, grid_size=200, margin
 def check_answer(name, answer, expected=None, rtol=None, atol=None):
     """Compare a learner's exercise answer with the expected one and print a verdict.
 
-    ``name`` is the exercise's chapter.number ("6.1"); its expected value is
-    computed in ``exercises.py``, out of sight of the notebook. ``answer=None``
-    means "not attempted yet", so notebooks run top to bottom before anyone has
-    written a line. ``expected`` (with ``rtol``, ``atol``) overrides the lookup,
-    for checks outside the course's exercises. Returns True only for a correct answer.
+    ``name`` is the exercise's chapter.number ("6.1"); ``exercises.py`` computes its expected
+    value, out of the notebook's sight. ``answer=None`` means "not attempted yet", so notebooks
+    run top to bottom untouched. ``expected`` (with ``rtol``, ``atol``) overrides the lookup.
+    Returns True only for a correct answer.
     """
     label = name if str(name).startswith("Exercise") else f"Exercise {name}"
     if answer is None:
@@ -1302,5 +1190,5 @@ def check_answer(name, answer, expected=None, rtol=None, atol=None):
 
 # The other models of chapters 10 and 11 live in modules of their own, imported last so that
 # they may import this one.
-from gmm_bernoulli import fit_bernoulli_mixture  # noqa: E402, F401
 from gmm_bayes import fit_bayesian_gmm  # noqa: E402, F401
+from gmm_bernoulli import fit_bernoulli_mixture  # noqa: E402, F401
