@@ -14,8 +14,6 @@ from pathlib import Path
 
 import numpy as np
 
-import numpy as np
-
 import gmm_helpers as gh
 
 _EXERCISES = {}
