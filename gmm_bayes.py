@@ -75,17 +75,6 @@ def _check_int(value, name, low, high, hint):
     return int(value)
 
 
-def _check_rng(rng):
-    if isinstance(rng, np.random.Generator):
-        return rng
-    if rng is None or (isinstance(rng, (int, np.integer)) and not isinstance(rng, bool)):
-        return np.random.default_rng(rng)
-    raise ValueError(
-        f"expected rng to be None, an int seed or a numpy Generator, got {type(rng).__name__}; "
-        "try rng=0"
-    )
-
-
 @dataclass
 class Priors:
     """The prior of the Bayesian mixture, with scikit-learn's names (notebook 11).
@@ -226,7 +215,7 @@ def initial_resp(X, n_components, init="kmeans++", rng=None):
                 f"expected init to be 'kmeans++', 'random' or an (N, K) array of "
                 f"responsibilities, got {init!r}; try init='kmeans++'"
             )
-        rng = _check_rng(rng)
+        rng = gh._check_rng(rng)  # the course's one rng check
         if init == "kmeans++":
             centres = gh.kmeans_plusplus(X, K, rng=rng)
         else:

@@ -85,14 +85,10 @@ def _check_parameters(weights, means, n_features=None):
 
 
 def _check_rng(rng):
-    if isinstance(rng, np.random.Generator):
-        return rng
-    if rng is None or (isinstance(rng, (int, np.integer)) and not isinstance(rng, bool)):
-        return np.random.default_rng(rng)
-    raise ValueError(
-        f"expected rng to be None, an int seed or a numpy Generator, got {type(rng).__name__}; "
-        "try rng=0"
-    )
+    # gmm_helpers imports this module at its end, so its rng check is looked up at call time.
+    import gmm_helpers
+
+    return gmm_helpers._check_rng(rng)
 
 
 def _check_int(value, name, low, high=None, hint=""):
