@@ -27,6 +27,8 @@ from numbers import Real
 import numpy as np
 from scipy.special import betaln, digamma, gammaln
 
+from gmm_checks import check_rng
+
 PRIOR_TYPES = ("dirichlet_process", "dirichlet_distribution")
 INITS = ("kmeans++", "random")
 
@@ -215,7 +217,7 @@ def initial_resp(X, n_components, init="kmeans++", rng=None):
                 f"expected init to be 'kmeans++', 'random' or an (N, K) array of "
                 f"responsibilities, got {init!r}; try init='kmeans++'"
             )
-        rng = gh._check_rng(rng)  # the course's one rng check
+        rng = check_rng(rng)
         if init == "kmeans++":
             centres = gh.kmeans_plusplus(X, K, rng=rng)
         else:

@@ -20,6 +20,8 @@ from numbers import Real
 import numpy as np
 from scipy.special import logsumexp
 
+from gmm_checks import check_rng
+
 # ---------------------------------------------------------------------------
 # Input checks: "expected ..., got ..., try ..."
 # ---------------------------------------------------------------------------
@@ -82,13 +84,6 @@ def _check_parameters(weights, means, n_features=None):
             "try np.clip(means, 0, 1)"
         )
     return weights, means
-
-
-def _check_rng(rng):
-    # gmm_helpers imports this module at its end, so its rng check is looked up at call time.
-    import gmm_helpers
-
-    return gmm_helpers._check_rng(rng)
 
 
 def _check_int(value, name, low, high=None, hint=""):
@@ -282,7 +277,7 @@ def _initial_parameters(X, K, init, rng):
         return weights, means
     if isinstance(init, str) and init == "random":
         # K distinct random images, each pixel pulled to 1/4 (off) or 3/4 (on)
-        rows = _check_rng(rng).choice(X.shape[0], size=K, replace=False)
+        rows = check_rng(rng).choice(X.shape[0], size=K, replace=False)
         return np.full(K, 1.0 / K), 0.25 + 0.5 * X[rows]
     raise ValueError(
         f"expected init to be 'random' or a tuple (weights, means), got {init!r}; try init='random'"
@@ -382,7 +377,7 @@ def sample_bernoulli_mixture(weights, means, n_samples, rng=None):
     """
     weights, means = _check_parameters(weights, means)
     n = _check_int(n_samples, "n_samples", 1, hint="n_samples=20")
-    rng = _check_rng(rng)
+    rng = check_rng(rng)
     labels = rng.choice(len(weights), size=n, p=weights)
     X = (rng.random((n, means.shape[1])) < means[labels]).astype(float)
     return X, labels

@@ -11,170 +11,41 @@ Each docstring names the equation and the notebook (chapter) that derives it. No
 
 ``fit_gmm`` and ``fit_gmm_chunked`` run their E-steps on ``gmm_engine.py`` (chapter 9): a
 blocked, threaded ``e_step`` plus the sums of Eq. (9.1), equal to the plain functions here
-(tests/test_engine.py).
+(tests/test_engine.py). The input checks (``check_X``, ...) live in ``gmm_checks.py`` and the
+plots in ``gmm_plots.py``; ``gh.plot_fit`` and the other plot helpers are imported from there.
 """
 
 from dataclasses import dataclass, field
-from numbers import Real
 
 import numpy as np
 from scipy.linalg import solve_triangular
 from scipy.optimize import linear_sum_assignment
 
 import gmm_engine
+from gmm_checks import (
+    COVARIANCE_TYPES,  # noqa: F401 (the notebooks loop over gh.COVARIANCE_TYPES)
+    check_count,
+    check_K,
+    check_model,
+    check_not_collapsed,
+    check_number,
+    check_parameters,
+    check_rng,
+    check_X,
+    collapse_error,
+    has_cholesky,
+)
+from gmm_plots import (  # noqa: F401 (the notebooks call gh.plot_fit, ...)
+    aligned_colors,
+    component_colors,
+    plot_density_contours,
+    plot_ellipses,
+    plot_fit,
+    plot_log_likelihood,
+    plot_responsibilities,
+)
 
-COVARIANCE_TYPES = ("full", "diag", "spherical", "tied")
 INITS = ("kmeans++", "random")
-
-
-# ---------------------------------------------------------------------------
-# Input checks: every public function fails with "expected ..., got ..., try ..."
-# ---------------------------------------------------------------------------
-
-
-def _check_X(X, name="X"):
-    try:
-        A = np.asarray(X, dtype=float)
-    except (TypeError, ValueError):
-        A = None
-    if A is None:
-        problem = f"be a numeric array of shape (N, D), got {type(X).__name__}"
-        hint = "np.asarray(X, dtype=float)"
-    elif A.ndim != 2:
-        problem = f"be 2-D with shape (N, D), got an array with shape {A.shape}"
-        hint = "X.reshape(-1, 1) for a single feature or X.reshape(1, -1) for a single point"
-    elif 0 in A.shape:
-        problem = f"hold at least one point and one feature, got shape {A.shape}"
-        hint = "passing non-empty data"
-    elif not np.isfinite(A).all():
-        n_bad = int((~np.isfinite(A).all(axis=1)).sum())
-        problem = f"hold only finite numbers, got NaN or inf in {n_bad} row(s)"
-        hint = "dropping them, e.g. X[np.isfinite(X).all(axis=1)]"
-    else:
-        return A
-    raise ValueError(f"expected {name} to {problem}; try {hint}")
-
-
-def _is_int(x):
-    return isinstance(x, (int, np.integer)) and not isinstance(x, bool)
-
-
-def _check_number(value, name, hint, integer=False, low=None, high=None):
-    """An int (``integer``) or a finite real number, in [low, high]; a bool is neither."""
-    real = isinstance(value, Real) and not isinstance(value, bool)
-    ok = _is_int(value) if integer else real and np.isfinite(value)
-    ok = ok and (low is None or value >= low) and (high is None or value <= high)
-    if not ok:
-        what = "an int" if integer else "a finite number"
-        bounds = f" >= {low}" if high is None else f" between {low} and {high}"
-        bounds = "" if low is None else bounds
-        raise ValueError(f"expected {name} to be {what}{bounds}, got {value!r}; try {hint}")
-    return int(value) if integer else float(value)
-
-
-def _check_count(value, name, example):
-    return _check_number(value, name, f"{name}={example}", integer=True, low=1)
-
-
-def _check_K(n_components, N):
-    hint = f"n_components between 1 and N = {N}, the number of points"
-    return _check_number(n_components, "n_components", hint, integer=True, low=1, high=N)
-
-
-def _check_rng(rng):
-    if isinstance(rng, np.random.Generator):
-        return rng
-    if rng is None or _is_int(rng):
-        return np.random.default_rng(rng)
-    raise ValueError(
-        f"expected rng to be None, an int seed or a numpy Generator, got {type(rng).__name__}; "
-        "try rng=0 or rng=np.random.default_rng(0)"
-    )
-
-
-def _check_model(covariance_type, smoothing=0.0):
-    """Check the covariance type and return the smoothing as a float >= 0."""
-    if covariance_type not in COVARIANCE_TYPES:
-        raise ValueError(
-            f"expected covariance_type to be one of {COVARIANCE_TYPES}, got {covariance_type!r}; "
-            "try covariance_type='full'"
-        )
-    return _check_number(smoothing, "smoothing", "smoothing=1e-2 (the original's) or 1e-6", low=0)
-
-
-def _check_parameters(weights, means, covariances, n_features=None):
-    """Check a mixture's (weights, means, covariances), or K Gaussians' with weights=None, and
-    return them as float arrays."""
-    means = np.asarray(means, dtype=float)
-    covariances = np.asarray(covariances, dtype=float)
-    D = n_features if n_features is not None else (means.shape[-1] if means.ndim == 2 else None)
-    if means.ndim != 2 or means.shape[0] == 0 or (D is not None and means.shape[1] != D):
-        raise ValueError(
-            f"expected means of shape (K, D) with D = {D}, got shape {means.shape}; "
-            "try one row per component and one column per feature"
-        )
-    K, D = means.shape
-    if covariances.shape != (K, D, D):
-        raise ValueError(
-            f"expected covariances of shape (K, D, D) = ({K}, {D}, {D}), "
-            f"got shape {covariances.shape}; try np.stack([np.eye(D)] * K)"
-        )
-    if not (np.isfinite(means).all() and np.isfinite(covariances).all()):
-        raise ValueError(
-            "expected finite means and covariances, got NaN or inf; "
-            "try re-initialising the parameters"
-        )
-    scale = np.abs(covariances).max(axis=(1, 2)) + 1e-300
-    asym = np.abs(covariances - covariances.transpose(0, 2, 1)).max(axis=(1, 2)) / scale
-    if np.any(asym > 1e-8):
-        raise ValueError(
-            f"expected symmetric covariances, got component {int(np.argmax(asym))} with relative "
-            f"asymmetry {asym.max():.2g}; try (C + C.transpose(0, 2, 1)) / 2"
-        )
-    bad = [k for k, cov in enumerate(covariances) if not _has_cholesky(cov)]
-    if bad:
-        raise ValueError(
-            f"expected symmetric positive definite covariances, got component(s) {bad} that "
-            "are not; try adding a small multiple of the identity, e.g. C + 1e-6 * np.eye(D)"
-        )
-    if weights is None:
-        return means, covariances
-    weights = np.asarray(weights, dtype=float)
-    if weights.shape != (K,) or not np.isfinite(weights).all() or np.any(weights <= 0):
-        raise ValueError(
-            f"expected K = {K} positive weights, one per mean, got {np.round(weights, 4)}; "
-            "try np.full(K, 1 / K), or drop the components with weight 0"
-        )
-    if abs(weights.sum() - 1.0) > 1e-6:
-        raise ValueError(
-            f"expected weights that sum to 1, got a sum of {weights.sum():.6g}; "
-            "try weights / weights.sum()"
-        )
-    return weights, means, covariances
-
-
-def _has_cholesky(cov):
-    try:
-        return bool(np.isfinite(np.linalg.cholesky(cov)).all())
-    except np.linalg.LinAlgError:
-        return False
-
-
-def _collapse_error(components, smoothing):
-    return ValueError(
-        f"expected every covariance to stay positive definite, got component(s) {components} "
-        f"collapsed onto too few points (smoothing={smoothing:g}); "
-        "try increasing smoothing, e.g. smoothing=1e-6 or larger"
-    )
-
-
-def _check_not_collapsed(covariances, smoothing, variance):
-    """With smoothing = 0, a component on one point has rounding-noise variance: compare its
-    smallest eigenvalue with the data's mean variance."""
-    if smoothing == 0:
-        collapsed = np.linalg.eigvalsh(covariances).min(axis=1) < 1e-10 * max(variance, 1e-300)
-        if np.any(collapsed):
-            raise _collapse_error(np.flatnonzero(collapsed).tolist(), smoothing)
 
 
 # ---------------------------------------------------------------------------
@@ -200,9 +71,9 @@ def sample_seed_data(separation=5.0, n_samples=2000, rng=0):
     labels : ndarray of shape (N,)
         The cluster (0, 1 or 2) each point was drawn from.
     """
-    _check_number(separation, "separation", "separation=5.0")
-    n_samples = _check_count(n_samples, "n_samples", 2000)
-    rng = _check_rng(rng)
+    check_number(separation, "separation", "separation=5.0")
+    n_samples = check_count(n_samples, "n_samples", 2000)
+    rng = check_rng(rng)
     weights, centres, covariances = seed_parameters(separation)
     n0, n1 = int(round(0.6 * n_samples)), int(round(0.3 * n_samples))
     counts = [n0, n1, n_samples - n0 - n1]
@@ -247,9 +118,9 @@ def sample_gmm(weights, means, covariances, n_samples, rng=None):
     labels : ndarray of shape (n_samples,)
         The component each point was drawn from.
     """
-    weights, means, covariances = _check_parameters(weights, means, covariances)
-    n_samples = _check_count(n_samples, "n_samples", 500)
-    rng = _check_rng(rng)
+    weights, means, covariances = check_parameters(weights, means, covariances)
+    n_samples = check_count(n_samples, "n_samples", 500)
+    rng = check_rng(rng)
     chol = np.linalg.cholesky(covariances)
     labels = rng.choice(len(weights), size=n_samples, p=weights)
     z = rng.standard_normal((n_samples, means.shape[1]))
@@ -278,8 +149,8 @@ def log_gaussian_density(X, means, covariances):
     -------
     log_density : ndarray of shape (N, K)
     """
-    X = _check_X(X)
-    means, covariances = _check_parameters(None, means, covariances, X.shape[1])
+    X = check_X(X)
+    means, covariances = check_parameters(None, means, covariances, X.shape[1])
     N, D = X.shape
     out = np.empty((N, means.shape[0]))
     for k, (mean, cov) in enumerate(zip(means, covariances, strict=True)):
@@ -331,8 +202,8 @@ def e_step(X, weights, means, covariances):
     log_likelihood : float
         The total sum_n log sum_k pi_k N(x_n | mu_k, Sigma_k).
     """
-    X = _check_X(X)
-    weights, means, covariances = _check_parameters(weights, means, covariances, X.shape[1])
+    X = check_X(X)
+    weights, means, covariances = check_parameters(weights, means, covariances, X.shape[1])
     log_weighted = np.log(weights) + log_gaussian_density(X, means, covariances)  # N, K
     log_px = logsumexp_rows(log_weighted.T)  # N: log p(x_n), Eq. (4.1)
     resp = np.exp(log_weighted - log_px[:, None])  # Eq. (3.2)
@@ -371,8 +242,8 @@ def m_step(X, resp, smoothing=1e-2, covariance_type="full"):
     means : ndarray of shape (K, D)
     covariances : ndarray of shape (K, D, D)
     """
-    X = _check_X(X)
-    smoothing = _check_model(covariance_type, smoothing)
+    X = check_X(X)
+    smoothing = check_model(covariance_type, smoothing)
     resp = np.asarray(resp, dtype=float)
     if resp.ndim != 2 or resp.shape[0] != X.shape[0]:
         raise ValueError(
@@ -480,8 +351,8 @@ def kmeans_plusplus(X, n_components, rng=None):
     -------
     centres : ndarray of shape (K, D)
     """
-    X = _check_X(X)
-    return _kmeans_plusplus(X, _check_K(n_components, X.shape[0]), _check_rng(rng))
+    X = check_X(X)
+    return _kmeans_plusplus(X, check_K(n_components, X.shape[0]), check_rng(rng))
 
 
 def _kmeans_plusplus(X, K, rng, chunk_size=gmm_engine.CHUNK_SIZE):
@@ -533,29 +404,29 @@ def initial_parameters(
     means : ndarray of shape (K, D)
     covariances : ndarray of shape (K, D, D)
     """
-    X = _check_X(X)
+    X = check_X(X)
     return _initial_parameters(X, n_components, init, smoothing, covariance_type, rng)
 
 
 def _initial_parameters(X, n_components, init, smoothing, covariance_type, rng, kmeans=None):
     """``initial_parameters``; ``kmeans(K, rng)`` replaces the k-means++ start (chunked EM's)."""
     N, D = X.shape
-    smoothing = _check_model(covariance_type, smoothing)
-    K = _check_K(n_components, N)
+    smoothing = check_model(covariance_type, smoothing)
+    K = check_K(n_components, N)
     if isinstance(init, (tuple, list)):
         if len(init) != 3:
             raise ValueError(
                 f"expected init as a tuple (weights, means, covariances), got {len(init)} items; "
                 "try init=(weights, means, covariances)"
             )
-        weights, means, covariances = _check_parameters(*init, n_features=D)
+        weights, means, covariances = check_parameters(*init, n_features=D)
         if weights.shape[0] != K:
             raise ValueError(
                 f"expected initial parameters for K = {K} components, got {weights.shape[0]}; "
                 "try n_components=len(weights)"
             )
         return weights, means, covariances
-    rng = _check_rng(rng)
+    rng = check_rng(rng)
     if isinstance(init, str) and init == "random":
         means = np.array(X[rng.choice(N, size=K, replace=False)], dtype=float)
         return np.full(K, 1.0 / K), means, np.stack([np.eye(D)] * K)
@@ -564,7 +435,7 @@ def _initial_parameters(X, n_components, init, smoothing, covariance_type, rng, 
             return kmeans(K, rng)
         resp = np.eye(K)[_nearest(X, _kmeans_plusplus(X, K, rng))]  # N, K: one-hot
         weights, means, covariances = m_step(X, resp, smoothing, covariance_type)
-        _check_not_collapsed(covariances, smoothing, X.var(axis=0).mean())
+        check_not_collapsed(covariances, smoothing, X.var(axis=0).mean())
         return weights, means, covariances
     raise ValueError(
         f"expected init to be 'kmeans++', 'random' or a tuple (weights, means, covariances), "
@@ -613,9 +484,9 @@ def fit_gmm(
     -------
     GMMFit
     """
-    X = _check_X(X)
-    _check_count(max_iter, "max_iter", 100)
-    _check_number(tol, "tol", "tol=1e-3", low=0)
+    X = check_X(X)
+    check_count(max_iter, "max_iter", 100)
+    check_number(tol, "tol", "tol=1e-3", low=0)
     start = _initial_parameters(X, n_components, init, smoothing, covariance_type, rng)
     smoothing = float(smoothing)
     YT, shift = gmm_engine.shifted_transpose(X)  # D, N
@@ -650,13 +521,13 @@ def _run_em(statistics, start, n, shift, max_iter, tol, smoothing, covariance_ty
         try:
             nk, sy, syy, ll = statistics(weights, means, covariances)
         except np.linalg.LinAlgError:  # a covariance lost its Cholesky factor
-            bad = [k for k, cov in enumerate(covariances) if not _has_cholesky(cov)]
-            raise _collapse_error(bad, smoothing) from None
+            bad = [k for k, cov in enumerate(covariances) if not has_cholesky(cov)]
+            raise collapse_error(bad, smoothing) from None
         weights, means, covariances = _m_step_from_sums(
             nk, sy, syy, n, shift, smoothing, covariance_type
         )
         mean = sy.sum(0) / n
-        _check_not_collapsed(covariances, smoothing, (np.trace(syy.sum(0)) / n - mean @ mean) / D)
+        check_not_collapsed(covariances, smoothing, (np.trace(syy.sum(0)) / n - mean @ mean) / D)
         if keep_history:
             history.append((weights, means, covariances))
         converged = bool(log_likelihoods) and abs(ll - log_likelihoods[-1]) / n < tol
@@ -680,7 +551,7 @@ def fit_restarts(X, n_components, n_init=10, rng=0, **kwargs):
     fits : list of GMMFit
         Sorted by final log-likelihood, best first; ``fits[0]`` is the one to keep.
     """
-    rngs = _check_rng(rng).spawn(_check_count(n_init, "n_init", 10))
+    rngs = check_rng(rng).spawn(check_count(n_init, "n_init", 10))
     fits = [fit_gmm(X, n_components, rng=r, **kwargs) for r in rngs]
     return sorted(fits, key=lambda f: -score(X, f))
 
@@ -690,11 +561,11 @@ def fit_restarts(X, n_components, n_init=10, rng=0, **kwargs):
 # ---------------------------------------------------------------------------
 
 
-def _as_parameters(fit):
+def as_parameters(fit):
     if isinstance(fit, GMMFit):
         return fit.weights, fit.means, fit.covariances
     if isinstance(fit, (tuple, list)) and len(fit) == 3:
-        return _check_parameters(*fit)
+        return check_parameters(*fit)
     raise ValueError(
         f"expected a GMMFit or a tuple (weights, means, covariances), got {type(fit).__name__}; "
         "try the result of fit_gmm(X, K)"
@@ -713,8 +584,8 @@ def score_samples(X, fit):
     -------
     log_density : ndarray of shape (N,)
     """
-    X = _check_X(X)
-    weights, means, covariances = _as_parameters(fit)
+    X = check_X(X)
+    weights, means, covariances = as_parameters(fit)
     if X.shape[1] != means.shape[1]:
         raise ValueError(
             f"expected X with D = {means.shape[1]} features like the fit, got {X.shape[1]}; "
@@ -735,8 +606,8 @@ def n_parameters(n_components, n_features, covariance_type="full"):
     (K - 1) weights + K D means + the covariance parameters: K D (D + 1) / 2
     for "full", K D for "diag", K for "spherical", D (D + 1) / 2 for "tied".
     """
-    K, D = _check_count(n_components, "n_components", 3), _check_count(n_features, "n_features", 2)
-    _check_model(covariance_type)
+    K, D = check_count(n_components, "n_components", 3), check_count(n_features, "n_features", 2)
+    check_model(covariance_type)
     cov = {
         "full": K * D * (D + 1) // 2,
         "diag": K * D,
@@ -747,7 +618,7 @@ def n_parameters(n_components, n_features, covariance_type="full"):
 
 
 def _information_criterion(X, fit, penalty):
-    X = _check_X(X)
+    X = check_X(X)
     if not isinstance(fit, GMMFit):
         raise ValueError(f"expected a GMMFit, got {type(fit).__name__}; try bic(X, fit_gmm(X, K))")
     p = n_parameters(fit.n_components, X.shape[1], fit.covariance_type)
@@ -861,8 +732,8 @@ def sufficient_statistics(X_chunk, weights, means, covariances, shift=None):
     -------
     SufficientStatistics
     """
-    X_chunk = _check_X(X_chunk, "X_chunk")
-    weights, means, covariances = _check_parameters(weights, means, covariances, X_chunk.shape[1])
+    X_chunk = check_X(X_chunk, "X_chunk")
+    weights, means, covariances = check_parameters(weights, means, covariances, X_chunk.shape[1])
     shift = np.zeros(X_chunk.shape[1]) if shift is None else np.asarray(shift, dtype=float)
     if shift.shape != (X_chunk.shape[1],):
         raise ValueError(
@@ -890,7 +761,7 @@ def m_step_from_statistics(stats, smoothing=1e-2, covariance_type="full"):
             f"expected SufficientStatistics, got {type(stats).__name__}; "
             "try the sum of sufficient_statistics(chunk, ...) over the chunks"
         )
-    smoothing = _check_model(covariance_type, smoothing)
+    smoothing = check_model(covariance_type, smoothing)
     return _m_step_from_sums(
         stats.nk, stats.sy, stats.syy, stats.n, stats.shift, smoothing, covariance_type
     )
@@ -942,15 +813,15 @@ def fit_gmm_chunked(
     GMMFit
         With ``resp=None``.
     """
-    chunk_size = _check_count(chunk_size, "chunk_size", gmm_engine.CHUNK_SIZE)
-    n_jobs = _check_count(n_jobs, "n_jobs", 2)
-    _check_count(max_iter, "max_iter", 100)
-    _check_number(tol, "tol", "tol=1e-3", low=0)
-    smoothing = _check_model(covariance_type, smoothing)
-    X = X if hasattr(X, "shape") else _check_X(X)
-    shift = _check_X(X[:chunk_size]).mean(axis=0)
+    chunk_size = check_count(chunk_size, "chunk_size", gmm_engine.CHUNK_SIZE)
+    n_jobs = check_count(n_jobs, "n_jobs", 2)
+    check_count(max_iter, "max_iter", 100)
+    check_number(tol, "tol", "tol=1e-3", low=0)
+    smoothing = check_model(covariance_type, smoothing)
+    X = X if hasattr(X, "shape") else check_X(X)
+    shift = check_X(X[:chunk_size]).mean(axis=0)
     for rows in gmm_engine.blocks(X.shape[0], chunk_size):
-        _check_X(X[rows])
+        check_X(X[rows])
     N, D = X.shape
 
     def kmeans_start(K, rng):
@@ -967,7 +838,7 @@ def fit_gmm_chunked(
                 syy[k] += Yk.T @ Yk
         start = _m_step_from_sums(nk, sy, syy, N, shift, smoothing, covariance_type)
         mean = sy.sum(0) / N
-        _check_not_collapsed(start[2], smoothing, (np.trace(syy.sum(0)) / N - mean @ mean) / D)
+        check_not_collapsed(start[2], smoothing, (np.trace(syy.sum(0)) / N - mean @ mean) / D)
         return start
 
     start = _initial_parameters(
@@ -977,180 +848,6 @@ def fit_gmm_chunked(
         return _run_em(
             statistics, start, N, shift, max_iter, tol, smoothing, covariance_type, False
         )
-
-
-# ---------------------------------------------------------------------------
-# Plotting: every helper takes ax=None and returns the axes
-# ---------------------------------------------------------------------------
-
-
-def _axes(ax):
-    if ax is None:
-        import matplotlib.pyplot as plt
-
-        _, ax = plt.subplots(figsize=(5, 5))
-    return ax
-
-
-def component_colors(n_components):
-    """K distinct RGB colours, (K, 3): tab10, then evenly spaced hues for larger K."""
-    import matplotlib as mpl
-
-    if n_components <= 10:
-        return np.array(mpl.colormaps["tab10"].colors[:n_components])
-    return mpl.colormaps["hsv"](np.linspace(0, 1, n_components, endpoint=False))[:, :3]
-
-
-def aligned_colors(reference_means, means):
-    """(K, 3) colours: component ``order[j]`` (``align_components``) gets colour j of
-    ``component_colors``, so a cluster has the same colour in every figure (notebook 06)."""
-    order = align_components(reference_means, means)
-    base = component_colors(len(order))
-    colors = np.empty_like(base)
-    colors[order] = base
-    return colors
-
-
-def _label_axes(ax, xlabel="$x_1$", ylabel="$x_2$"):
-    if not ax.get_xlabel():
-        ax.set_xlabel(xlabel)
-    if not ax.get_ylabel():
-        ax.set_ylabel(ylabel)
-
-
-def plot_responsibilities(X, resp, ax=None, colors=None, s=6, alpha=0.6):
-    """Scatter the points, each coloured by its responsibilities (notebooks 02, 04).
-
-    A point's colour is sum_k gamma_nk c_k (the original's ``R @ colors``): pure where one
-    component owns it, a blend where components share it.
-
-    Parameters
-    ----------
-    X : array-like of shape (N, 2)
-    resp : array-like of shape (N, K)
-    colors : array-like of shape (K, 3), optional
-    """
-    ax = _axes(ax)
-    X = np.asarray(X)
-    resp = np.asarray(resp)
-    colors = component_colors(resp.shape[1]) if colors is None else np.asarray(colors)
-    ax.scatter(
-        X[:, 0], X[:, 1], c=np.clip(resp @ colors[:, :3], 0, 1), s=s, alpha=alpha, linewidths=0
-    )
-    # "datalim" is refused on axes that share both x and y (subplots(sharex=True, sharey=True))
-    shared = len(ax.get_shared_x_axes().get_siblings(ax)) > 1
-    shared = shared and len(ax.get_shared_y_axes().get_siblings(ax)) > 1
-    ax.set_aspect("equal", adjustable="box" if shared else "datalim")
-    _label_axes(ax)
-    return ax
-
-
-def plot_ellipses(
-    means, covariances, ax=None, n_std=(1, 2, 3), colors=None, weights=None, **kwargs
-):
-    """Draw each component's covariance ellipses at ``n_std`` sigma (notebooks 04, 06).
-
-    The ellipse at k sigma is {x : (x - mu)^T Sigma^{-1} (x - mu) = k^2}, its axes along the
-    eigenvectors of Sigma with half-lengths k sqrt(lambda); it holds 1 - exp(-k^2 / 2) of the
-    mass, Eq. (6.1). Means get a cross; with ``weights`` the line width follows pi_k.
-
-    Parameters
-    ----------
-    means : array-like of shape (K, 2)
-    covariances : array-like of shape (K, 2, 2)
-    n_std : sequence of float
-    colors : array-like of shape (K, 3), optional
-    weights : array-like of shape (K,), optional
-    """
-    from matplotlib.patches import Ellipse
-
-    ax = _axes(ax)
-    means = np.asarray(means)[:, :2]
-    covariances = np.asarray(covariances)[:, :2, :2]
-    K = means.shape[0]
-    colors = component_colors(K) if colors is None else np.asarray(colors)
-    lw = np.full(K, 1.5) if weights is None else 0.8 + 3 * np.asarray(weights) / np.max(weights)
-    for k in range(K):
-        vals, vecs = np.linalg.eigh(covariances[k])
-        angle = np.degrees(np.arctan2(vecs[1, 1], vecs[0, 1]))
-        for n in np.atleast_1d(n_std):
-            width, height = 2 * n * np.sqrt(np.maximum(vals[::-1], 0))
-            style = dict(fill=False, color=colors[k][:3], lw=lw[k], **kwargs)
-            ax.add_patch(Ellipse(means[k], width, height, angle=angle, **style))
-        ax.plot(*means[k], marker="x", color="k", ms=8, mew=2)
-    ax.autoscale_view()
-    return ax
-
-
-def plot_fit(X, fit, ax=None, n_std=(1, 2), title=None, s=6, reference_means=None):
-    """Points coloured by responsibilities with the fit's ellipses and means (notebook 04).
-
-    ``s`` is the points' marker size. With ``reference_means`` (K, 2), e.g. the true means,
-    each component takes the colour of the reference it matches (``aligned_colors``).
-    """
-    ax = _axes(ax)
-    weights, means, covariances = _as_parameters(fit)
-    resp = fit.resp if isinstance(fit, GMMFit) else None
-    if resp is None:
-        resp = e_step(X, weights, means, covariances)[0]
-    colors = component_colors(len(weights))
-    if reference_means is not None:
-        colors = aligned_colors(reference_means, means)
-    plot_responsibilities(X, resp, ax=ax, colors=colors, s=s)
-    plot_ellipses(means, covariances, ax=ax, n_std=n_std, colors=colors)
-    if title is not None:
-        ax.set_title(title)
-    return ax
-
-
-def plot_log_likelihood(log_likelihoods, ax=None, per_sample=None, marker=None, **kwargs):
-    """The log-likelihood against the iteration (notebooks 03, 04).
-
-    Parameters
-    ----------
-    log_likelihoods : array-like of shape (n_iter,)
-    per_sample : int, optional
-        If given (N), plot the mean per-sample log-likelihood instead.
-    marker : int, optional
-        Highlight this iteration (1-based) with a dot.
-    """
-    from matplotlib.ticker import MaxNLocator
-
-    ax = _axes(ax)
-    ll = np.asarray(log_likelihoods, dtype=float)
-    ll = ll / per_sample if per_sample else ll
-    it = np.arange(1, len(ll) + 1)
-    ax.plot(it, ll, "-o", ms=3, **kwargs)
-    if marker is not None and 1 <= marker <= len(ll):
-        ax.plot(marker, ll[marker - 1], "o", ms=10, color="crimson")
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_xlabel("iteration")
-    ax.set_ylabel("mean log-likelihood per point" if per_sample else "log-likelihood")
-    return ax
-
-
-def plot_density_contours(fit, X=None, ax=None, levels=12, grid_size=200, margin=0.1, **kwargs):
-    """Contours of log p(x), Eq. (1.1), of a fitted 2-D mixture, over X if given (notebook 08)."""
-    ax = _axes(ax)
-    weights, means, covariances = _as_parameters(fit)
-    if X is not None:
-        X = np.asarray(X)
-        lo, hi = X[:, :2].min(0), X[:, :2].max(0)
-    else:
-        sd = np.sqrt(np.diagonal(covariances, axis1=1, axis2=2))[:, :2]
-        lo, hi = (means[:, :2] - 3 * sd).min(0), (means[:, :2] + 3 * sd).max(0)
-    pad = margin * (hi - lo)
-    gx, gy = np.meshgrid(
-        np.linspace(lo[0] - pad[0], hi[0] + pad[0], grid_size),
-        np.linspace(lo[1] - pad[1], hi[1] + pad[1], grid_size),
-    )
-    grid = np.column_stack([gx.ravel(), gy.ravel()])
-    z = score_samples(grid, (weights, means, covariances)).reshape(gx.shape)
-    ax.contour(gx, gy, z, levels=levels, **kwargs)
-    if X is not None:
-        ax.scatter(X[:, 0], X[:, 1], s=6, c="k", alpha=0.5, linewidths=0)
-    _label_axes(ax)
-    return ax
 
 
 # ---------------------------------------------------------------------------

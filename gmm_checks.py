@@ -1,0 +1,162 @@
+"""The input checks of the course's modules.
+
+Every public function of ``gmm_helpers`` (and of the modules of chapters 10 and 11) checks its
+input here first, so that bad input fails with one clear ``ValueError`` that says what was
+expected, what came, and what to try, instead of a NaN or a deep traceback. Nothing here is
+mathematics; tests/test_gmm_helpers.py checks the messages.
+"""
+
+from numbers import Real
+
+import numpy as np
+
+COVARIANCE_TYPES = ("full", "diag", "spherical", "tied")
+
+
+def check_X(X, name="X"):
+    """X as a float array of shape (N, D): 2-D, non-empty and finite."""
+    try:
+        A = np.asarray(X, dtype=float)
+    except (TypeError, ValueError):
+        A = None
+    if A is None:
+        problem = f"be a numeric array of shape (N, D), got {type(X).__name__}"
+        hint = "np.asarray(X, dtype=float)"
+    elif A.ndim != 2:
+        problem = f"be 2-D with shape (N, D), got an array with shape {A.shape}"
+        hint = "X.reshape(-1, 1) for a single feature or X.reshape(1, -1) for a single point"
+    elif 0 in A.shape:
+        problem = f"hold at least one point and one feature, got shape {A.shape}"
+        hint = "passing non-empty data"
+    elif not np.isfinite(A).all():
+        n_bad = int((~np.isfinite(A).all(axis=1)).sum())
+        problem = f"hold only finite numbers, got NaN or inf in {n_bad} row(s)"
+        hint = "dropping them, e.g. X[np.isfinite(X).all(axis=1)]"
+    else:
+        return A
+    raise ValueError(f"expected {name} to {problem}; try {hint}")
+
+
+def is_int(x):
+    return isinstance(x, (int, np.integer)) and not isinstance(x, bool)
+
+
+def check_number(value, name, hint, integer=False, low=None, high=None):
+    """An int (``integer``) or a finite real number, in [low, high]; a bool is neither."""
+    real = isinstance(value, Real) and not isinstance(value, bool)
+    ok = is_int(value) if integer else real and np.isfinite(value)
+    ok = ok and (low is None or value >= low) and (high is None or value <= high)
+    if not ok:
+        what = "an int" if integer else "a finite number"
+        bounds = f" >= {low}" if high is None else f" between {low} and {high}"
+        bounds = "" if low is None else bounds
+        raise ValueError(f"expected {name} to be {what}{bounds}, got {value!r}; try {hint}")
+    return int(value) if integer else float(value)
+
+
+def check_count(value, name, example):
+    """An int >= 1; ``example`` is the value the message suggests."""
+    return check_number(value, name, f"{name}={example}", integer=True, low=1)
+
+
+def check_K(n_components, N):
+    """The number of components, an int between 1 and N."""
+    hint = f"n_components between 1 and N = {N}, the number of points"
+    return check_number(n_components, "n_components", hint, integer=True, low=1, high=N)
+
+
+def check_rng(rng):
+    """A numpy Generator from None, an int seed or a Generator."""
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if rng is None or is_int(rng):
+        return np.random.default_rng(rng)
+    raise ValueError(
+        f"expected rng to be None, an int seed or a numpy Generator, got {type(rng).__name__}; "
+        "try rng=0 or rng=np.random.default_rng(0)"
+    )
+
+
+def check_model(covariance_type, smoothing=0.0):
+    """Check the covariance type and return the smoothing as a float >= 0."""
+    if covariance_type not in COVARIANCE_TYPES:
+        raise ValueError(
+            f"expected covariance_type to be one of {COVARIANCE_TYPES}, got {covariance_type!r}; "
+            "try covariance_type='full'"
+        )
+    return check_number(smoothing, "smoothing", "smoothing=1e-2 (the original's) or 1e-6", low=0)
+
+
+def check_parameters(weights, means, covariances, n_features=None):
+    """Check a mixture's (weights, means, covariances), or K Gaussians' with weights=None, and
+    return them as float arrays."""
+    means = np.asarray(means, dtype=float)
+    covariances = np.asarray(covariances, dtype=float)
+    D = n_features if n_features is not None else (means.shape[-1] if means.ndim == 2 else None)
+    if means.ndim != 2 or means.shape[0] == 0 or (D is not None and means.shape[1] != D):
+        raise ValueError(
+            f"expected means of shape (K, D) with D = {D}, got shape {means.shape}; "
+            "try one row per component and one column per feature"
+        )
+    K, D = means.shape
+    if covariances.shape != (K, D, D):
+        raise ValueError(
+            f"expected covariances of shape (K, D, D) = ({K}, {D}, {D}), "
+            f"got shape {covariances.shape}; try np.stack([np.eye(D)] * K)"
+        )
+    if not (np.isfinite(means).all() and np.isfinite(covariances).all()):
+        raise ValueError(
+            "expected finite means and covariances, got NaN or inf; "
+            "try re-initialising the parameters"
+        )
+    scale = np.abs(covariances).max(axis=(1, 2)) + 1e-300
+    asym = np.abs(covariances - covariances.transpose(0, 2, 1)).max(axis=(1, 2)) / scale
+    if np.any(asym > 1e-8):
+        raise ValueError(
+            f"expected symmetric covariances, got component {int(np.argmax(asym))} with relative "
+            f"asymmetry {asym.max():.2g}; try (C + C.transpose(0, 2, 1)) / 2"
+        )
+    bad = [k for k, cov in enumerate(covariances) if not has_cholesky(cov)]
+    if bad:
+        raise ValueError(
+            f"expected symmetric positive definite covariances, got component(s) {bad} that "
+            "are not; try adding a small multiple of the identity, e.g. C + 1e-6 * np.eye(D)"
+        )
+    if weights is None:
+        return means, covariances
+    weights = np.asarray(weights, dtype=float)
+    if weights.shape != (K,) or not np.isfinite(weights).all() or np.any(weights <= 0):
+        raise ValueError(
+            f"expected K = {K} positive weights, one per mean, got {np.round(weights, 4)}; "
+            "try np.full(K, 1 / K), or drop the components with weight 0"
+        )
+    if abs(weights.sum() - 1.0) > 1e-6:
+        raise ValueError(
+            f"expected weights that sum to 1, got a sum of {weights.sum():.6g}; "
+            "try weights / weights.sum()"
+        )
+    return weights, means, covariances
+
+
+def has_cholesky(cov):
+    try:
+        return bool(np.isfinite(np.linalg.cholesky(cov)).all())
+    except np.linalg.LinAlgError:
+        return False
+
+
+def collapse_error(components, smoothing):
+    return ValueError(
+        f"expected every covariance to stay positive definite, got component(s) {components} "
+        f"collapsed onto too few points (smoothing={smoothing:g}); "
+        "try increasing smoothing, e.g. smoothing=1e-6 or larger"
+    )
+
+
+def check_not_collapsed(covariances, smoothing, variance):
+    """With smoothing = 0, a component on one point has rounding-noise variance: compare its
+    smallest eigenvalue with the data's mean variance."""
+    if smoothing == 0:
+        collapsed = np.linalg.eigvalsh(covariances).min(axis=1) < 1e-10 * max(variance, 1e-300)
+        if np.any(collapsed):
+            raise collapse_error(np.flatnonzero(collapsed).tolist(), smoothing)

@@ -1,0 +1,184 @@
+"""The course's plots: scatter plots coloured by responsibilities, covariance ellipses,
+log-likelihood curves and density contours (``gh.plot_fit``, ``gh.plot_ellipses``, ...).
+
+Every helper takes ``ax=None`` (a new 5 x 5 inch figure) and returns the axes; none calls
+``plt.show()``. ``gmm_helpers`` imports this module, so the helpers that need its mathematics
+import it when they are called.
+"""
+
+import numpy as np
+
+
+def _axes(ax):
+    if ax is None:
+        import matplotlib.pyplot as plt
+
+        _, ax = plt.subplots(figsize=(5, 5))
+    return ax
+
+
+def component_colors(n_components):
+    """K distinct RGB colours, (K, 3): tab10, then evenly spaced hues for larger K."""
+    import matplotlib as mpl
+
+    if n_components <= 10:
+        return np.array(mpl.colormaps["tab10"].colors[:n_components])
+    return mpl.colormaps["hsv"](np.linspace(0, 1, n_components, endpoint=False))[:, :3]
+
+
+def aligned_colors(reference_means, means):
+    """(K, 3) colours: component ``order[j]`` (``align_components``) gets colour j of
+    ``component_colors``, so a cluster has the same colour in every figure (notebook 06)."""
+    import gmm_helpers as gh
+
+    order = gh.align_components(reference_means, means)
+    base = component_colors(len(order))
+    colors = np.empty_like(base)
+    colors[order] = base
+    return colors
+
+
+def _label_axes(ax, xlabel="$x_1$", ylabel="$x_2$"):
+    if not ax.get_xlabel():
+        ax.set_xlabel(xlabel)
+    if not ax.get_ylabel():
+        ax.set_ylabel(ylabel)
+
+
+def plot_responsibilities(X, resp, ax=None, colors=None, s=6, alpha=0.6):
+    """Scatter the points, each coloured by its responsibilities (notebooks 02, 04).
+
+    A point's colour is sum_k gamma_nk c_k (the original's ``R @ colors``): pure where one
+    component owns it, a blend where components share it.
+
+    Parameters
+    ----------
+    X : array-like of shape (N, 2)
+    resp : array-like of shape (N, K)
+    colors : array-like of shape (K, 3), optional
+    """
+    ax = _axes(ax)
+    X = np.asarray(X)
+    resp = np.asarray(resp)
+    colors = component_colors(resp.shape[1]) if colors is None else np.asarray(colors)
+    ax.scatter(
+        X[:, 0], X[:, 1], c=np.clip(resp @ colors[:, :3], 0, 1), s=s, alpha=alpha, linewidths=0
+    )
+    # "datalim" is refused on axes that share both x and y (subplots(sharex=True, sharey=True))
+    shared = len(ax.get_shared_x_axes().get_siblings(ax)) > 1
+    shared = shared and len(ax.get_shared_y_axes().get_siblings(ax)) > 1
+    ax.set_aspect("equal", adjustable="box" if shared else "datalim")
+    _label_axes(ax)
+    return ax
+
+
+def plot_ellipses(
+    means, covariances, ax=None, n_std=(1, 2, 3), colors=None, weights=None, **kwargs
+):
+    """Draw each component's covariance ellipses at ``n_std`` sigma (notebooks 04, 06).
+
+    The ellipse at k sigma is {x : (x - mu)^T Sigma^{-1} (x - mu) = k^2}, its axes along the
+    eigenvectors of Sigma with half-lengths k sqrt(lambda); it holds 1 - exp(-k^2 / 2) of the
+    mass, Eq. (6.1). Means get a cross; with ``weights`` the line width follows pi_k.
+
+    Parameters
+    ----------
+    means : array-like of shape (K, 2)
+    covariances : array-like of shape (K, 2, 2)
+    n_std : sequence of float
+    colors : array-like of shape (K, 3), optional
+    weights : array-like of shape (K,), optional
+    """
+    from matplotlib.patches import Ellipse
+
+    ax = _axes(ax)
+    means = np.asarray(means)[:, :2]
+    covariances = np.asarray(covariances)[:, :2, :2]
+    K = means.shape[0]
+    colors = component_colors(K) if colors is None else np.asarray(colors)
+    lw = np.full(K, 1.5) if weights is None else 0.8 + 3 * np.asarray(weights) / np.max(weights)
+    for k in range(K):
+        vals, vecs = np.linalg.eigh(covariances[k])
+        angle = np.degrees(np.arctan2(vecs[1, 1], vecs[0, 1]))
+        for n in np.atleast_1d(n_std):
+            width, height = 2 * n * np.sqrt(np.maximum(vals[::-1], 0))
+            style = dict(fill=False, color=colors[k][:3], lw=lw[k], **kwargs)
+            ax.add_patch(Ellipse(means[k], width, height, angle=angle, **style))
+        ax.plot(*means[k], marker="x", color="k", ms=8, mew=2)
+    ax.autoscale_view()
+    return ax
+
+
+def plot_fit(X, fit, ax=None, n_std=(1, 2), title=None, s=6, reference_means=None):
+    """Points coloured by responsibilities with the fit's ellipses and means (notebook 04).
+
+    ``s`` is the points' marker size. With ``reference_means`` (K, 2), e.g. the true means,
+    each component takes the colour of the reference it matches (``aligned_colors``).
+    """
+    import gmm_helpers as gh
+
+    ax = _axes(ax)
+    weights, means, covariances = gh.as_parameters(fit)
+    resp = fit.resp if isinstance(fit, gh.GMMFit) else None
+    if resp is None:
+        resp = gh.e_step(X, weights, means, covariances)[0]
+    colors = component_colors(len(weights))
+    if reference_means is not None:
+        colors = aligned_colors(reference_means, means)
+    plot_responsibilities(X, resp, ax=ax, colors=colors, s=s)
+    plot_ellipses(means, covariances, ax=ax, n_std=n_std, colors=colors)
+    if title is not None:
+        ax.set_title(title)
+    return ax
+
+
+def plot_log_likelihood(log_likelihoods, ax=None, per_sample=None, marker=None, **kwargs):
+    """The log-likelihood against the iteration (notebooks 03, 04).
+
+    Parameters
+    ----------
+    log_likelihoods : array-like of shape (n_iter,)
+    per_sample : int, optional
+        If given (N), plot the mean per-sample log-likelihood instead.
+    marker : int, optional
+        Highlight this iteration (1-based) with a dot.
+    """
+    from matplotlib.ticker import MaxNLocator
+
+    ax = _axes(ax)
+    ll = np.asarray(log_likelihoods, dtype=float)
+    ll = ll / per_sample if per_sample else ll
+    it = np.arange(1, len(ll) + 1)
+    ax.plot(it, ll, "-o", ms=3, **kwargs)
+    if marker is not None and 1 <= marker <= len(ll):
+        ax.plot(marker, ll[marker - 1], "o", ms=10, color="crimson")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("iteration")
+    ax.set_ylabel("mean log-likelihood per point" if per_sample else "log-likelihood")
+    return ax
+
+
+def plot_density_contours(fit, X=None, ax=None, levels=12, grid_size=200, margin=0.1, **kwargs):
+    """Contours of log p(x), Eq. (1.1), of a fitted 2-D mixture, over X if given (notebook 08)."""
+    import gmm_helpers as gh
+
+    ax = _axes(ax)
+    weights, means, covariances = gh.as_parameters(fit)
+    if X is not None:
+        X = np.asarray(X)
+        lo, hi = X[:, :2].min(0), X[:, :2].max(0)
+    else:
+        sd = np.sqrt(np.diagonal(covariances, axis1=1, axis2=2))[:, :2]
+        lo, hi = (means[:, :2] - 3 * sd).min(0), (means[:, :2] + 3 * sd).max(0)
+    pad = margin * (hi - lo)
+    gx, gy = np.meshgrid(
+        np.linspace(lo[0] - pad[0], hi[0] + pad[0], grid_size),
+        np.linspace(lo[1] - pad[1], hi[1] + pad[1], grid_size),
+    )
+    grid = np.column_stack([gx.ravel(), gy.ravel()])
+    z = gh.score_samples(grid, (weights, means, covariances)).reshape(gx.shape)
+    ax.contour(gx, gy, z, levels=levels, **kwargs)
+    if X is not None:
+        ax.scatter(X[:, 0], X[:, 1], s=6, c="k", alpha=0.5, linewidths=0)
+    _label_axes(ax)
+    return ax
