@@ -27,7 +27,7 @@ from numbers import Real
 import numpy as np
 from scipy.special import betaln, digamma, gammaln
 
-from gmm_checks import check_rng
+from gmm_checks import check_resp, check_rng
 
 PRIOR_TYPES = ("dirichlet_process", "dirichlet_distribution")
 INITS = ("kmeans++", "random")
@@ -181,24 +181,6 @@ def make_priors(
     return Priors(weight_concentration_prior_type, alpha0, beta0, m0, nu0, psi)
 
 
-def _check_resp(resp, N, K=None):
-    try:
-        resp = np.asarray(resp, dtype=float)
-    except (TypeError, ValueError):
-        resp = np.zeros(0)
-    if resp.ndim != 2 or resp.shape[0] != N or (K is not None and resp.shape[1] != K):
-        raise ValueError(
-            f"expected responsibilities of shape (N, K) = ({N}, {K if K else 'K'}), got "
-            f"shape {resp.shape}; try one row per point and one column per component"
-        )
-    if not np.all(np.isfinite(resp)) or np.any(resp < 0) or not np.allclose(resp.sum(1), 1.0):
-        raise ValueError(
-            "expected non-negative responsibilities whose rows sum to 1, got other values; "
-            "try resp / resp.sum(axis=1, keepdims=True)"
-        )
-    return resp
-
-
 def initial_resp(X, n_components, init="kmeans++", rng=None):
     """Starting responsibilities (N, K) (notebook 11).
 
@@ -226,7 +208,7 @@ def initial_resp(X, n_components, init="kmeans++", rng=None):
         resp = np.zeros((N, K))
         resp[np.arange(N), d2.argmin(axis=1)] = 1.0
         return resp
-    return _check_resp(init, N, K)
+    return check_resp(init, N, K)
 
 
 # ---------------------------------------------------------------------------

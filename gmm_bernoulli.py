@@ -20,7 +20,7 @@ from numbers import Real
 import numpy as np
 from scipy.special import logsumexp
 
-from gmm_checks import check_rng
+from gmm_checks import check_resp, check_rng
 
 # ---------------------------------------------------------------------------
 # Input checks: "expected ..., got ..., try ..."
@@ -199,17 +199,7 @@ def bernoulli_m_step(X, resp, smoothing=1e-2):
     means : ndarray of shape (K, D)
     """
     X = _check_binary(X)
-    resp = np.asarray(resp, dtype=float)
-    if resp.ndim != 2 or resp.shape[0] != X.shape[0]:
-        raise ValueError(
-            f"expected resp of shape (N, K) with N = {X.shape[0]} like X, got {resp.shape}; "
-            "try resp from bernoulli_e_step(X, weights, means)"
-        )
-    if not (np.all(resp >= 0) and np.allclose(resp.sum(axis=1), 1)):
-        raise ValueError(
-            "expected responsibilities >= 0 with rows summing to 1, got other values; "
-            "try resp / resp.sum(axis=1, keepdims=True)"
-        )
+    resp = check_resp(resp, X.shape[0])
     return _m_step(X, resp, _check_smoothing(smoothing))
 
 

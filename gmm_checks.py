@@ -160,3 +160,38 @@ def check_not_collapsed(covariances, smoothing, variance):
         collapsed = np.linalg.eigvalsh(covariances).min(axis=1) < 1e-10 * max(variance, 1e-300)
         if np.any(collapsed):
             raise collapse_error(np.flatnonzero(collapsed).tolist(), smoothing)
+
+
+def check_resp(resp, N, K=None):
+    """Responsibilities as a float array of shape (N, K): non-negative, rows summing to 1."""
+    try:
+        resp = np.asarray(resp, dtype=float)
+    except (TypeError, ValueError):
+        resp = np.zeros(0)
+    if resp.ndim != 2 or resp.shape[0] != N or (K is not None and resp.shape[1] != K):
+        raise ValueError(
+            f"expected resp of shape (N, K) = ({N}, {K if K else 'K'}), got shape {resp.shape}; "
+            "try one row per point and one column per component, as the E-step returns"
+        )
+    if not np.all(np.isfinite(resp)) or np.any(resp < 0) or not np.allclose(resp.sum(1), 1.0):
+        raise ValueError(
+            "expected non-negative responsibilities whose rows sum to 1, got other values; "
+            "try resp / resp.sum(axis=1, keepdims=True)"
+        )
+    return resp
+
+
+def check_start(init, K, D):
+    """An initial (weights, means, covariances) for K components in D dimensions."""
+    if len(init) != 3:
+        raise ValueError(
+            f"expected init as a tuple (weights, means, covariances), got {len(init)} items; "
+            "try init=(weights, means, covariances)"
+        )
+    weights, means, covariances = check_parameters(*init, n_features=D)
+    if weights.shape[0] != K:
+        raise ValueError(
+            f"expected initial parameters for K = {K} components, got {weights.shape[0]}; "
+            "try n_components=len(weights)"
+        )
+    return weights, means, covariances

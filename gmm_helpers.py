@@ -30,7 +30,9 @@ from gmm_checks import (
     check_not_collapsed,
     check_number,
     check_parameters,
+    check_resp,
     check_rng,
+    check_start,
     check_X,
     collapse_error,
     has_cholesky,
@@ -59,12 +61,6 @@ def sample_seed_data(separation=5.0, n_samples=2000, rng=0):
     60 % of the points with sd 2 around (0, 0), 30 % with sd 1 around (s, s) and 10 % with
     sd 0.5 around (0, s), s = ``separation``; N = 2000 in the original (1200, 600, 200).
 
-    Parameters
-    ----------
-    separation : float
-    n_samples : int
-    rng : None, int or numpy.random.Generator
-
     Returns
     -------
     X : ndarray of shape (N, 2)
@@ -84,14 +80,8 @@ def sample_seed_data(separation=5.0, n_samples=2000, rng=0):
 
 
 def seed_parameters(separation=5.0):
-    """The true (weights, means, covariances) behind ``sample_seed_data`` (notebook 01).
-
-    Returns
-    -------
-    weights : ndarray of shape (3,)
-    means : ndarray of shape (3, 2)
-    covariances : ndarray of shape (3, 2, 2)
-    """
+    """The true (weights, means, covariances) behind ``sample_seed_data`` (notebook 01):
+    arrays of shapes (3,), (3, 2) and (3, 2, 2)."""
     s = float(separation)
     weights = np.array([0.6, 0.3, 0.1])
     means = np.array([[0.0, 0.0], [s, s], [0.0, s]])
@@ -103,14 +93,6 @@ def sample_gmm(weights, means, covariances, n_samples, rng=None):
     """Ancestral sampling from a Gaussian mixture, Eq. (1.1) (notebook 01).
 
     First pick a component z_n ~ Categorical(pi), then a point x_n ~ N(mu_{z_n}, Sigma_{z_n}).
-
-    Parameters
-    ----------
-    weights : array-like of shape (K,)
-    means : array-like of shape (K, D)
-    covariances : array-like of shape (K, D, D)
-    n_samples : int
-    rng : None, int or numpy.random.Generator
 
     Returns
     -------
@@ -139,12 +121,6 @@ def log_gaussian_density(X, means, covariances):
     With Sigma = L L^T (Cholesky), log|Sigma| = 2 sum_d log L_dd and the quadratic form is
     ||z||^2 with L z = x - mu: finite for points thousands of standard deviations away.
 
-    Parameters
-    ----------
-    X : array-like of shape (N, D)
-    means : array-like of shape (K, D)
-    covariances : array-like of shape (K, D, D)
-
     Returns
     -------
     log_density : ndarray of shape (N, K)
@@ -162,19 +138,10 @@ def log_gaussian_density(X, means, covariances):
 
 
 def logsumexp_rows(a):
-    """log sum_k exp(a[k, n]) over the first axis, Eq. (4.1) (notebook 04).
+    """log sum_k exp(a[k, n]) for a of shape (K, N): shape (N,), Eq. (4.1) (notebook 04).
 
     Subtract the largest term before exponentiating, so nothing overflows: the result of
-    ``scipy.special.logsumexp(a, axis=0)``, written out because notebook 04 teaches it.
-
-    Parameters
-    ----------
-    a : ndarray of shape (K, N)
-
-    Returns
-    -------
-    ndarray of shape (N,)
-    """
+    ``scipy.special.logsumexp(a, axis=0)``, written out because notebook 04 teaches it."""
     a = np.asarray(a, dtype=float)
     m = a.max(axis=0)
     m = np.where(np.isfinite(m), m, 0.0)  # a column of -inf sums to log(0) = -inf, not NaN
@@ -185,22 +152,15 @@ def logsumexp_rows(a):
 def e_step(X, weights, means, covariances):
     """E-step: responsibilities by Bayes' rule, Eq. (3.2), and the log-likelihood, Eq. (3.1).
 
-    gamma_nk = pi_k N(x_n | mu_k, Sigma_k) / sum_j pi_j N(x_n | mu_j, Sigma_j),
-    computed in log space with the log-sum-exp trick (notebooks 02, 03, 04).
-
-    Parameters
-    ----------
-    X : array-like of shape (N, D)
-    weights : array-like of shape (K,)
-    means : array-like of shape (K, D)
-    covariances : array-like of shape (K, D, D)
+    gamma_nk = pi_k N(x_n | mu_k, Sigma_k) / sum_j pi_j N(x_n | mu_j, Sigma_j), computed in
+    log space with the log-sum-exp trick (notebooks 02, 03, 04).
 
     Returns
     -------
     resp : ndarray of shape (N, K)
         Each row sums to 1.
     log_likelihood : float
-        The total sum_n log sum_k pi_k N(x_n | mu_k, Sigma_k).
+        sum_n log sum_k pi_k N(x_n | mu_k, Sigma_k).
     """
     X = check_X(X)
     weights, means, covariances = check_parameters(weights, means, covariances, X.shape[1])
@@ -227,34 +187,11 @@ def m_step(X, resp, smoothing=1e-2, covariance_type="full"):
     (3.5) plus ``smoothing`` I, as the original notebook did (scikit-learn's ``reg_covar``).
     The constrained types maximise over a smaller set: "diag" keeps the diagonal of (3.5),
     "spherical" its mean variance, "tied" the N_k-weighted average of the components'.
-
-    Parameters
-    ----------
-    X : array-like of shape (N, D)
-    resp : array-like of shape (N, K)
-        Non-negative, each row summing to 1.
-    smoothing : float, default 1e-2
-    covariance_type : {"full", "diag", "spherical", "tied"}
-
-    Returns
-    -------
-    weights : ndarray of shape (K,)
-    means : ndarray of shape (K, D)
-    covariances : ndarray of shape (K, D, D)
-    """
+    ``resp`` (N, K) is non-negative with rows summing to 1; returns (weights, means,
+    covariances) of shapes (K,), (K, D), (K, D, D)."""
     X = check_X(X)
     smoothing = check_model(covariance_type, smoothing)
-    resp = np.asarray(resp, dtype=float)
-    if resp.ndim != 2 or resp.shape[0] != X.shape[0]:
-        raise ValueError(
-            f"expected resp of shape (N, K) with N = {X.shape[0]}, got shape {resp.shape}; "
-            "try the resp returned by e_step(X, ...)"
-        )
-    if not np.all(np.isfinite(resp)) or np.any(resp < 0) or not np.allclose(resp.sum(1), 1.0):
-        raise ValueError(
-            "expected non-negative responsibilities whose rows sum to 1, got other values; "
-            "try resp / resp.sum(axis=1, keepdims=True)"
-        )
+    resp = check_resp(resp, X.shape[0])
     (N, D), K = X.shape, resp.shape[1]
     # As scikit-learn does: a component that owns no point keeps a finite mean.
     nk = resp.sum(axis=0) + 10 * np.finfo(float).eps  # (3.3)
@@ -290,25 +227,15 @@ def _constrain(scatter, nk, smoothing, covariance_type):
 
 @dataclass
 class GMMFit:
-    """The result of ``fit_gmm``.
+    """The result of ``fit_gmm``: the fitted ``weights`` (K,), ``means`` (K, D) and
+    ``covariances`` (K, D, D), ``resp`` (N, K) under them (None for chunked EM), and
 
-    Attributes
-    ----------
-    weights : ndarray of shape (K,)
-    means : ndarray of shape (K, D)
-    covariances : ndarray of shape (K, D, D)
-    resp : ndarray of shape (N, K) or None
-        Responsibilities under the final parameters (None for chunked EM).
     log_likelihoods : ndarray of shape (n_iter,)
-        The total log-likelihood computed in each iteration's E-step, i.e. of the
-        parameters at the start of that iteration.
-    n_iter : int
-    converged : bool
-    covariance_type : str
-    smoothing : float
-    history : list of (weights, means, covariances) tuples
-        With ``keep_history=True``: history[0] is the start and history[i] the parameters
-        after iteration i (length n_iter + 1); otherwise empty.
+        The log-likelihood computed in each iteration's E-step, i.e. of the parameters at the
+        start of that iteration.
+    history : list of (weights, means, covariances)
+        With ``keep_history=True``: history[0] is the start and history[i] the parameters after
+        iteration i; otherwise empty.
     """
 
     weights: np.ndarray
@@ -336,21 +263,10 @@ class GMMFit:
 
 
 def kmeans_plusplus(X, n_components, rng=None):
-    """k-means++ seeding (notebook 02): spread-out starting centres.
+    """k-means++ seeding (notebook 02): K spread-out starting centres, shape (K, D).
 
     The first centre is a random point; each next one a point drawn with probability
-    proportional to its squared distance to the nearest centre so far.
-
-    Parameters
-    ----------
-    X : array-like of shape (N, D)
-    n_components : int
-    rng : None, int or numpy.random.Generator
-
-    Returns
-    -------
-    centres : ndarray of shape (K, D)
-    """
+    proportional to its squared distance to the nearest centre so far."""
     X = check_X(X)
     return _kmeans_plusplus(X, check_K(n_components, X.shape[0]), check_rng(rng))
 
@@ -396,14 +312,7 @@ def initial_parameters(
     ``init="kmeans++"``: k-means++ centres, every point assigned to its nearest centre, then
     one M-step on those hard assignments. ``init="random"``: the original notebook's start,
     K distinct random data points as means, identity covariances and equal weights. A tuple
-    (weights, means, covariances) is checked and returned as arrays.
-
-    Returns
-    -------
-    weights : ndarray of shape (K,)
-    means : ndarray of shape (K, D)
-    covariances : ndarray of shape (K, D, D)
-    """
+    (weights, means, covariances) is checked and returned as arrays."""
     X = check_X(X)
     return _initial_parameters(X, n_components, init, smoothing, covariance_type, rng)
 
@@ -414,18 +323,7 @@ def _initial_parameters(X, n_components, init, smoothing, covariance_type, rng, 
     smoothing = check_model(covariance_type, smoothing)
     K = check_K(n_components, N)
     if isinstance(init, (tuple, list)):
-        if len(init) != 3:
-            raise ValueError(
-                f"expected init as a tuple (weights, means, covariances), got {len(init)} items; "
-                "try init=(weights, means, covariances)"
-            )
-        weights, means, covariances = check_parameters(*init, n_features=D)
-        if weights.shape[0] != K:
-            raise ValueError(
-                f"expected initial parameters for K = {K} components, got {weights.shape[0]}; "
-                "try n_components=len(weights)"
-            )
-        return weights, means, covariances
+        return check_start(init, K, D)
     rng = check_rng(rng)
     if isinstance(init, str) and init == "random":
         means = np.array(X[rng.choice(N, size=K, replace=False)], dtype=float)
@@ -455,7 +353,7 @@ def fit_gmm(
     rng=None,
     keep_history=False,
 ):
-    """Fit a Gaussian mixture by EM (notebook 04).
+    """Fit a Gaussian mixture by EM (notebook 04); returns a ``GMMFit``.
 
     Each iteration runs the E-step, Eq. (3.2), recording the log-likelihood of the current
     parameters, Eq. (3.1), then the M-step, Eqs. (3.3)-(3.6) with (3.5s), in ``gmm_engine``.
@@ -471,18 +369,12 @@ def fit_gmm(
     covariance_type : {"full", "diag", "spherical", "tied"}
     init : "kmeans++", "random" or tuple (weights, means, covariances)
         See ``initial_parameters``.
-    max_iter : int
-    tol : float
     smoothing : float
         Added to the diagonal of every covariance, Eq. (3.5s).
     rng : None, int or numpy.random.Generator
         Used by the initialisation only.
     keep_history : bool
         Keep the parameters after every iteration in ``fit.history``.
-
-    Returns
-    -------
-    GMMFit
     """
     X = check_X(X)
     check_count(max_iter, "max_iter", 100)
@@ -494,16 +386,9 @@ def fit_gmm(
     def statistics(weights, means, covariances):
         return gmm_engine.statistics(YT, weights, means - shift, covariances)
 
+    N = X.shape[0]
     fit = _run_em(
-        statistics,
-        start,
-        X.shape[0],
-        shift,
-        max_iter,
-        tol,
-        smoothing,
-        covariance_type,
-        keep_history,
+        statistics, start, N, shift, max_iter, tol, smoothing, covariance_type, keep_history
     )
     resp = gmm_engine.responsibilities(YT, fit.weights, fit.means - shift, fit.covariances)[0]
     fit.resp = np.ascontiguousarray(resp.T)
@@ -515,7 +400,6 @@ def _run_em(statistics, start, n, shift, max_iter, tol, smoothing, covariance_ty
     covariances)`` is the E-step, returning the sums of Eq. (9.1) for the data less ``shift``;
     the M-step is Eq. (9.2), the parameters of Eqs. (3.3)-(3.6)."""
     weights, means, covariances = start
-    D = means.shape[1]
     history, log_likelihoods, converged = [start] if keep_history else [], [], False
     for _ in range(max_iter):
         try:
@@ -526,8 +410,7 @@ def _run_em(statistics, start, n, shift, max_iter, tol, smoothing, covariance_ty
         weights, means, covariances = _m_step_from_sums(
             nk, sy, syy, n, shift, smoothing, covariance_type
         )
-        mean = sy.sum(0) / n
-        check_not_collapsed(covariances, smoothing, (np.trace(syy.sum(0)) / n - mean @ mean) / D)
+        check_not_collapsed(covariances, smoothing, _variance(sy, syy, n))
         if keep_history:
             history.append((weights, means, covariances))
         converged = bool(log_likelihoods) and abs(ll - log_likelihoods[-1]) / n < tol
@@ -545,12 +428,7 @@ def fit_restarts(X, n_components, n_init=10, rng=0, **kwargs):
 
     EM finds a local maximum that depends on the start; keeping the best of several starts is
     the usual remedy (scikit-learn's ``n_init``). Each start spawns its generator from ``rng``.
-
-    Returns
-    -------
-    fits : list of GMMFit
-        Sorted by final log-likelihood, best first; ``fits[0]`` is the one to keep.
-    """
+    Returns the list of GMMFit sorted by final log-likelihood: ``fits[0]`` is the one to keep."""
     rngs = check_rng(rng).spawn(check_count(n_init, "n_init", 10))
     fits = [fit_gmm(X, n_components, rng=r, **kwargs) for r in rngs]
     return sorted(fits, key=lambda f: -score(X, f))
@@ -562,6 +440,7 @@ def fit_restarts(X, n_components, n_init=10, rng=0, **kwargs):
 
 
 def as_parameters(fit):
+    """(weights, means, covariances) of a GMMFit or of a tuple, checked."""
     if isinstance(fit, GMMFit):
         return fit.weights, fit.means, fit.covariances
     if isinstance(fit, (tuple, list)) and len(fit) == 3:
@@ -573,17 +452,9 @@ def as_parameters(fit):
 
 
 def score_samples(X, fit):
-    """log p(x_n) = log sum_k pi_k N(x_n | mu_k, Sigma_k) for each point, Eq. (1.1) (notebook 08).
+    """log p(x_n) = log sum_k pi_k N(x_n | mu_k, Sigma_k), Eq. (1.1) (notebook 08): shape (N,).
 
-    Parameters
-    ----------
-    X : array-like of shape (N, D)
-    fit : GMMFit or tuple (weights, means, covariances)
-
-    Returns
-    -------
-    log_density : ndarray of shape (N,)
-    """
+    ``fit`` is a GMMFit or a tuple (weights, means, covariances)."""
     X = check_X(X)
     weights, means, covariances = as_parameters(fit)
     if X.shape[1] != means.shape[1]:
@@ -640,18 +511,8 @@ def align_components(reference_means, means):
 
     Label switching: the mixture is the same under any relabelling of its components. The
     Hungarian algorithm (``linear_sum_assignment``) picks the one with the least total squared
-    distance between means.
-
-    Parameters
-    ----------
-    reference_means : array-like of shape (K, D)
-    means : array-like of shape (K, D)
-
-    Returns
-    -------
-    order : ndarray of shape (K,)
-        ``means[order]`` lines up with ``reference_means`` row by row.
-    """
+    distance between means. Both arrays have shape (K, D); returns ``order`` (K,) such that
+    ``means[order]`` lines up with ``reference_means`` row by row."""
     ref = np.asarray(reference_means, dtype=float)
     means = np.asarray(means, dtype=float)
     if ref.ndim != 2 or ref.shape != means.shape:
@@ -717,21 +578,8 @@ def sufficient_statistics(X_chunk, weights, means, covariances, shift=None):
 
     Everything the M-step needs, as sums that add across chunks, processes or machines.
     Shifting the data by a point near it keeps sum gamma y y^T - N_k m m^T from cancelling
-    catastrophically. Computed by ``gmm_engine``.
-
-    Parameters
-    ----------
-    X_chunk : array-like of shape (n, D)
-    weights : array-like of shape (K,)
-    means : array-like of shape (K, D)
-    covariances : array-like of shape (K, D, D)
-    shift : array-like of shape (D,), optional
-        The reference point; zeros if not given. Use the same for every chunk.
-
-    Returns
-    -------
-    SufficientStatistics
-    """
+    catastrophically: pass the same ``shift`` (D,) for every chunk (zeros if not given).
+    ``X_chunk`` has shape (n, D); computed by ``gmm_engine``."""
     X_chunk = check_X(X_chunk, "X_chunk")
     weights, means, covariances = check_parameters(weights, means, covariances, X_chunk.shape[1])
     shift = np.zeros(X_chunk.shape[1]) if shift is None else np.asarray(shift, dtype=float)
@@ -748,14 +596,8 @@ def m_step_from_statistics(stats, smoothing=1e-2, covariance_type="full"):
     """M-step from summed sufficient statistics, Eq. (9.2) (notebook 09).
 
     mu_k = shift + sy_k / N_k,  Sigma_k = syy_k / N_k - m_k m_k^T + smoothing I with
-    m_k = sy_k / N_k, pi_k = N_k / N: the same parameters as ``m_step`` on all the data.
-
-    Returns
-    -------
-    weights : ndarray of shape (K,)
-    means : ndarray of shape (K, D)
-    covariances : ndarray of shape (K, D, D)
-    """
+    m_k = sy_k / N_k, pi_k = N_k / N: the same (weights, means, covariances) as ``m_step`` on
+    all the data."""
     if not isinstance(stats, SufficientStatistics):
         raise ValueError(
             f"expected SufficientStatistics, got {type(stats).__name__}; "
@@ -765,6 +607,12 @@ def m_step_from_statistics(stats, smoothing=1e-2, covariance_type="full"):
     return _m_step_from_sums(
         stats.nk, stats.sy, stats.syy, stats.n, stats.shift, smoothing, covariance_type
     )
+
+
+def _variance(sy, syy, n):
+    """The data's mean variance per feature, from the sums of Eq. (9.1) over all K."""
+    mean = sy.sum(0) / n
+    return (np.trace(syy.sum(0)) / n - mean @ mean) / mean.shape[0]
 
 
 def _m_step_from_sums(nk, sy, syy, n, shift, smoothing, covariance_type):
@@ -794,25 +642,10 @@ def fit_gmm_chunked(
     then runs the M-step from them, Eq. (9.2): with the same ``init`` and ``rng``, the
     parameters of ``fit_gmm`` to rounding. ``X`` can be anything sliceable by rows with a
     ``shape``, e.g. a ``np.memmap``, and is only ever read chunk by chunk, the start included.
-    ``n_jobs`` threads sum pieces at the same time (``gmm_engine.chunked_pass``): every
-    ``n_jobs`` >= 2 gives the same result bit for bit, ``n_jobs=1`` the same to rounding.
-
-    Parameters
-    ----------
-    X : array-like of shape (N, D)
-    n_components : int
-    chunk_size : int
-        Rows read from ``X`` at a time.
-    n_jobs : int
-        Threads computing the statistics, e.g. ``os.cpu_count()``.
-    covariance_type, init, max_iter, tol, smoothing, rng
-        As in ``fit_gmm``.
-
-    Returns
-    -------
-    GMMFit
-        With ``resp=None``.
-    """
+    ``n_jobs`` threads (e.g. ``os.cpu_count()``) sum pieces at the same time
+    (``gmm_engine.chunked_pass``): every ``n_jobs`` >= 2 gives the same result bit for bit,
+    ``n_jobs=1`` the same to rounding. The other arguments are ``fit_gmm``'s; returns a
+    ``GMMFit`` with ``resp=None``."""
     chunk_size = check_count(chunk_size, "chunk_size", gmm_engine.CHUNK_SIZE)
     n_jobs = check_count(n_jobs, "n_jobs", 2)
     check_count(max_iter, "max_iter", 100)
@@ -837,8 +670,7 @@ def fit_gmm_chunked(
                 sy[k] += Yk.sum(axis=0)
                 syy[k] += Yk.T @ Yk
         start = _m_step_from_sums(nk, sy, syy, N, shift, smoothing, covariance_type)
-        mean = sy.sum(0) / N
-        check_not_collapsed(start[2], smoothing, (np.trace(syy.sum(0)) / N - mean @ mean) / D)
+        check_not_collapsed(start[2], smoothing, _variance(sy, syy, N))
         return start
 
     start = _initial_parameters(

@@ -276,7 +276,7 @@ def test_bad_input_to_the_steps():
     X = np.array([[0, 1], [1, 1], [1, 0]], dtype=float)
     with pytest.raises(ValueError, match="resp of shape"):
         gb.bernoulli_m_step(X, np.ones((2, 2)) / 2)
-    with pytest.raises(ValueError, match="rows summing to 1"):
+    with pytest.raises(ValueError, match="rows sum to 1"):
         gb.bernoulli_m_step(X, np.ones((3, 2)))
     with pytest.raises(ValueError, match="N_k = 0"):
         gb.bernoulli_m_step(X, np.array([[1.0, 0.0]] * 3), smoothing=0)
