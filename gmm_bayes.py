@@ -27,7 +27,7 @@ from numbers import Real
 import numpy as np
 from scipy.special import betaln, digamma, gammaln
 
-from gmm_checks import check_resp, check_rng
+from gmm_checks import check_count, check_K, check_number, check_resp, check_rng, check_X
 
 PRIOR_TYPES = ("dirichlet_process", "dirichlet_distribution")
 INITS = ("kmeans++", "random")
@@ -43,22 +43,11 @@ def _is_real(x):
 
 
 def _check_X(X):
-    try:
-        X = np.asarray(X, dtype=float)
-    except (TypeError, ValueError):
-        raise ValueError(
-            f"expected X to be a numeric array of shape (N, D), got {type(X).__name__}; "
-            "try np.asarray(X, dtype=float)"
-        ) from None
-    if X.ndim != 2 or X.shape[0] < 2 or X.shape[1] < 1:
+    X = check_X(X)
+    if X.shape[0] < 2:
         raise ValueError(
             f"expected X of shape (N, D) with N >= 2 points, got shape {X.shape}; "
-            "try X.reshape(-1, 1) for a single feature"
-        )
-    if not np.all(np.isfinite(X)):
-        raise ValueError(
-            "expected X to hold only finite numbers, got NaN or inf; "
-            "try X[np.isfinite(X).all(axis=1)]"
+            "try more points: the default priors use the data's covariance"
         )
     return X
 
@@ -67,14 +56,6 @@ def _check_positive(value, name, hint):
     if not _is_real(value) or not np.isfinite(value) or value <= 0:
         raise ValueError(f"expected {name} to be a number > 0, got {value!r}; try {hint}")
     return float(value)
-
-
-def _check_int(value, name, low, high, hint):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise ValueError(f"expected {name} to be an int, got {value!r}; try {hint}")
-    if not low <= value <= high:
-        raise ValueError(f"expected {low} <= {name} <= {high}, got {name}={value}; try {hint}")
-    return int(value)
 
 
 @dataclass
@@ -125,7 +106,7 @@ def make_priors(
     """
     X = _check_X(X)
     N, D = X.shape
-    K = _check_int(n_components, "n_components", 1, N, "n_components=3")
+    K = check_K(n_components, N)
     if weight_concentration_prior_type not in PRIOR_TYPES:
         raise ValueError(
             f"expected weight_concentration_prior_type to be one of {PRIOR_TYPES}, "
@@ -192,7 +173,7 @@ def initial_resp(X, n_components, init="kmeans++", rng=None):
 
     X = _check_X(X)
     N = X.shape[0]
-    K = _check_int(n_components, "n_components", 1, N, "n_components=3")
+    K = check_K(n_components, N)
     if isinstance(init, str):
         if init not in INITS:
             raise ValueError(
@@ -756,10 +737,8 @@ class BayesianGMMFit:
 
 
 def _check_iteration_args(max_iter, tol):
-    max_iter = _check_int(max_iter, "max_iter", 1, np.iinfo(np.int64).max, "max_iter=100")
-    if not _is_real(tol) or not np.isfinite(tol) or tol < 0:
-        raise ValueError(f"expected tol to be a number >= 0, got {tol!r}; try tol=1e-3")
-    return max_iter, float(tol)
+    max_iter = check_count(max_iter, "max_iter", 100)
+    return max_iter, check_number(tol, "tol", "tol=1e-3", low=0)
 
 
 def fit_bayesian_gmm(
@@ -833,10 +812,7 @@ def fit_bayesian_gmm(
         degrees_of_freedom_prior,
         covariance_prior,
     )
-    if not _is_real(smoothing) or not np.isfinite(smoothing) or smoothing < 0:
-        raise ValueError(
-            f"expected smoothing to be a finite number >= 0, got {smoothing!r}; try 1e-6"
-        )
+    smoothing = check_number(smoothing, "smoothing", "smoothing=1e-6", low=0)
     max_iter, tol = _check_iteration_args(max_iter, tol)
     resp = initial_resp(X, n_components, init, rng)
     params = vb_m_step(X, resp, priors, smoothing)

@@ -15,12 +15,11 @@ this module imports nothing from ``gmm_helpers``, so either can be imported firs
 """
 
 from dataclasses import dataclass
-from numbers import Real
 
 import numpy as np
 from scipy.special import logsumexp
 
-from gmm_checks import check_resp, check_rng
+from gmm_checks import check_count, check_K, check_number, check_resp, check_rng
 
 # ---------------------------------------------------------------------------
 # Input checks: "expected ..., got ..., try ..."
@@ -51,13 +50,7 @@ def _check_binary(X, name="X"):
 
 
 def _check_smoothing(smoothing):
-    if not isinstance(smoothing, Real) or isinstance(smoothing, bool) or not smoothing >= 0:
-        raise ValueError(
-            f"expected smoothing to be a number >= 0, got {smoothing!r}; try smoothing=1e-2"
-        )
-    if not np.isfinite(smoothing):
-        raise ValueError(f"expected a finite smoothing, got {smoothing!r}; try smoothing=1e-2")
-    return float(smoothing)
+    return check_number(smoothing, "smoothing", "smoothing=1e-2", low=0)
 
 
 def _check_parameters(weights, means, n_features=None):
@@ -84,14 +77,6 @@ def _check_parameters(weights, means, n_features=None):
             "try np.clip(means, 0, 1)"
         )
     return weights, means
-
-
-def _check_int(value, name, low, high=None, hint=""):
-    ok = isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-    if not ok or value < low or (high is not None and value > high):
-        limits = f">= {low}" if high is None else f"between {low} and {high}"
-        raise ValueError(f"expected {name} to be an int {limits}, got {value!r}; try {hint}")
-    return int(value)
 
 
 # ---------------------------------------------------------------------------
@@ -306,10 +291,9 @@ def fit_bernoulli_mixture(
     BernoulliMixtureFit
     """
     X = _check_binary(X)
-    K = _check_int(n_components, "n_components", 1, X.shape[0], "n_components=10")
-    max_iter = _check_int(max_iter, "max_iter", 1, hint="max_iter=100")
-    if not isinstance(tol, Real) or isinstance(tol, bool) or not 0 <= tol < np.inf:
-        raise ValueError(f"expected tol to be a number >= 0, got {tol!r}; try tol=1e-3")
+    K = check_K(n_components, X.shape[0])
+    max_iter = check_count(max_iter, "max_iter", 100)
+    tol = check_number(tol, "tol", "tol=1e-3", low=0)
     smoothing = _check_smoothing(smoothing)
     weights, means = _initial_parameters(X, K, init, rng)
     log_likelihoods, converged = [], False
@@ -366,7 +350,7 @@ def sample_bernoulli_mixture(weights, means, n_samples, rng=None):
     labels : ndarray of shape (n_samples,)
     """
     weights, means = _check_parameters(weights, means)
-    n = _check_int(n_samples, "n_samples", 1, hint="n_samples=20")
+    n = check_count(n_samples, "n_samples", 20)
     rng = check_rng(rng)
     labels = rng.choice(len(weights), size=n, p=weights)
     X = (rng.random((n, means.shape[1])) < means[labels]).astype(float)
