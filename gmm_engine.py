@@ -75,6 +75,15 @@ def n_quadratic_features(n_features):
     return (n_features + 1) * (n_features + 2) // 2
 
 
+@cache
+def upper_pairs(n_features):
+    """(i, j) with i <= j, in the order of ``quadratic_features`` (np.triu_indices is slow
+    enough to show in a pass over a few thousand points, so it is computed once per D)."""
+    i, j = np.triu_indices(n_features)
+    i.flags.writeable = j.flags.writeable = False
+    return i, j
+
+
 def use_features(n_components, n_features, mahalanobis2):
     """Whether the features kernel runs: where it is cheaper (its F rows against the distances
     kernel's K D) and accurate (``mahalanobis2``, the largest |L_k^{-1} mu_k|^2, is small)."""
@@ -108,7 +117,7 @@ class Factors:
         if self.features:
             # -(y - mu)^T P (y - mu) / 2 = -y^T P y / 2 + y . P mu - mu^T P mu / 2, P = L^-T L^-1
             precision = np.einsum("kji,kjl->kil", prec_chol, prec_chol)
-            i, j = np.triu_indices(D)  # the order of quadratic_features
+            i, j = upper_pairs(D)
             quadratic = np.where(i == j, -0.5, -1.0) * precision[:, i, j]  # i < j: twice in y'Py
             linear = np.einsum("kji,kj->ki", prec_chol, offsets)  # P mu
             self.W = np.hstack([(const - 0.5 * mahalanobis2)[:, None], linear, quadratic])
@@ -127,7 +136,7 @@ def quadratic_features(phi, n_features):
     D = n_features
     phi[0] = 1.0
     row = D + 1
-    for i in range(D):  # y_i y_j for j = i..D-1: the order of np.triu_indices(D)
+    for i in range(D):  # y_i y_j for j = i..D-1: the order of upper_pairs(D)
         np.multiply(phi[1 + i : 1 + D], phi[1 + i], out=phi[row : row + D - i])
         row += D - i
     return phi
@@ -196,7 +205,7 @@ def features_block(phi, factors, resp, sums=None):
 def unpack(S, n_features):
     """[nk (K,), sy (K, D), syy (K, D, D)] from the features kernel's sums S (K, F)."""
     D = n_features
-    i, j = np.triu_indices(D)
+    i, j = upper_pairs(D)
     syy = np.empty((S.shape[0], D, D))
     syy[:, i, j] = syy[:, j, i] = S[:, D + 1 :]
     return [S[:, 0].copy(), S[:, 1 : D + 1].copy(), syy]
