@@ -227,6 +227,22 @@ def time_per_iteration(impls, m, R):
     return per_iter, results, errors
 
 
+def median_ratio(rounds):
+    """Median of x / y over the rounds (x, y); ``None`` (not measurable, printed n/a) unless
+    most rounds have both times above 0. A time per iteration <= 0 means the fit with 1 + m
+    iterations was not slower than the fit with 1: that round's noise exceeded the work."""
+    ratios = [x / y for x, y in rounds if x > 0 and y > 0]
+    if 2 * len(ratios) <= len(rounds):
+        return None
+    return statistics.median(ratios)
+
+
+NOT_MEASURABLE_NOTE = (
+    "n/a: not measurable: in most rounds one of the two fits with 1 + m iterations was not "
+    "slower than the same fit with 1 (the noise of the machine exceeded the m iterations' work)."
+)
+
+
 @dataclass
 class Timings:
     """Round-robin timings of several implementations on one data set (``measure``)."""
@@ -245,8 +261,7 @@ class Timings:
         a, b = self.per_iter.get(name, []), self.per_iter.get(reference, [])
         if not a or len(a) != len(b):
             return math.nan
-        ratios = [x / y for x, y in zip(a, b, strict=True) if y > 0]  # y <= 0: too noisy
-        return statistics.median(ratios) if ratios else math.nan
+        return median_ratio(list(zip(a, b, strict=True)))
 
     def variants(self, name):
         """The timings of name at the thread settings that were measured (name, name_1t)."""
@@ -258,12 +273,10 @@ class Timings:
         a, b = self.variants(name), self.variants(reference)
         if not a or not b or len({len(t) for t in a + b}) != 1:
             return math.nan
-        ratios = []
-        for times in zip(*a, *b, strict=True):
-            x, y = min(times[: len(a)]), min(times[len(a) :])
-            if x > 0 and y > 0:  # <= 0: a too-noisy round
-                ratios.append(x / y)
-        return statistics.median(ratios) if ratios else math.nan
+        rounds = [
+            (min(times[: len(a)]), min(times[len(a) :])) for times in zip(*a, *b, strict=True)
+        ]
+        return median_ratio(rounds)
 
     def best_ms(self, name):
         """The smaller of name's medians over its thread settings (ms per iteration)."""
@@ -333,6 +346,8 @@ def fmt_ms(x):
 
 
 def fmt_ratio(x):
+    if x is None:
+        return "n/a"
     return "NaN" if math.isnan(x) else f"{x:.3f}" if x < 1 else f"{x:.2f}"
 
 
@@ -368,6 +383,9 @@ class Report:
 
     def table(self, header, rows):
         self.add(markdown_table(header, rows))
+        if any(cell == "n/a" for row in rows for cell in row):
+            self.add()
+            self.add(NOT_MEASURABLE_NOTE)
 
     def add_targets(self):
         if self.targets:

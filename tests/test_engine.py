@@ -1,11 +1,13 @@
 """gmm_engine computes what the plain functions of gmm_helpers compute: the blocked E-step
 (one block, many blocks, odd block boundaries), its sums of Eq. (9.1) and the M-step from
-them, the threaded chunked pass, for the four covariance types, to 1e-10."""
+them, the threaded chunked pass, for the four covariance types and both kernels (quadratic
+features and Mahalanobis distances), to 1e-10."""
 
 import threading
 
 import numpy as np
 import pytest
+from scipy.special import logsumexp, softmax
 from threadpoolctl import threadpool_info
 
 import gmm_engine
@@ -40,13 +42,21 @@ def plain_m_step_from_engine(X, params, smoothing, covariance_type, **kwargs):
     return gh.m_step_from_statistics(stats, smoothing, covariance_type), ll
 
 
+@pytest.fixture(params=["features", "distances"])
+def kernel(request, monkeypatch):
+    """Every pass of the test runs the given kernel, whatever the automatic choice."""
+    features = request.param == "features"
+    monkeypatch.setattr(gmm_engine, "use_features", lambda *args: features)
+    return request.param
+
+
 BLOCK = gmm_engine.block_columns(K, D)
 SIZES = [1, 2, BLOCK - 1, BLOCK, BLOCK + 1, 3 * BLOCK + 7]
 
 
 @pytest.mark.parametrize("covariance_type", gh.COVARIANCE_TYPES)
 @pytest.mark.parametrize("N", SIZES)
-def test_engine_e_step_equals_e_step(covariance_type, N):
+def test_engine_e_step_equals_e_step(covariance_type, N, kernel):
     X, params = data(N), parameters(covariance_type)
     YT, shift = gmm_engine.shifted_transpose(X)
     resp, ll = gmm_engine.responsibilities(YT, params[0], params[1] - shift, params[2])
@@ -58,7 +68,7 @@ def test_engine_e_step_equals_e_step(covariance_type, N):
 
 @pytest.mark.parametrize("covariance_type", gh.COVARIANCE_TYPES)
 @pytest.mark.parametrize("N", SIZES)
-def test_engine_sums_give_m_step(covariance_type, N):
+def test_engine_sums_give_m_step(covariance_type, N, kernel):
     X, params = data(N), parameters(covariance_type)
     got, ll = plain_m_step_from_engine(X, params, 1e-2, covariance_type)
     resp, want_ll = gh.e_step(X, *params)
@@ -68,7 +78,7 @@ def test_engine_sums_give_m_step(covariance_type, N):
     np.testing.assert_allclose(ll, want_ll, rtol=1e-10)
 
 
-def test_block_size_does_not_change_the_sums():
+def test_block_size_does_not_change_the_sums(kernel):
     X, params = data(5000), parameters("full")
     default, _ = plain_m_step_from_engine(X, params, 1e-2, "full")
     small, _ = plain_m_step_from_engine(X, params, 1e-2, "full", block_bytes=1)
@@ -87,7 +97,7 @@ def test_blocks_cover_every_index_once():
 @pytest.mark.parametrize("covariance_type", gh.COVARIANCE_TYPES)
 @pytest.mark.parametrize("n_jobs", [1, 2, 3])
 @pytest.mark.parametrize("N, chunk_size", [(1, 7), (2 * BLOCK + 1, BLOCK + 1), (40_000, 9_999)])
-def test_chunked_pass_equals_e_step_and_m_step(covariance_type, n_jobs, N, chunk_size):
+def test_chunked_pass_equals_e_step_and_m_step(covariance_type, n_jobs, N, chunk_size, kernel):
     X, params = data(N), parameters(covariance_type)
     shift = X[:chunk_size].mean(axis=0)
     with gmm_engine.chunked_pass(X, shift, K, chunk_size, n_jobs) as statistics:
@@ -101,7 +111,7 @@ def test_chunked_pass_equals_e_step_and_m_step(covariance_type, n_jobs, N, chunk
 
 
 @pytest.mark.parametrize("covariance_type", gh.COVARIANCE_TYPES)
-def test_fit_gmm_on_the_engine_follows_the_plain_em_loop(covariance_type):
+def test_fit_gmm_on_the_engine_follows_the_plain_em_loop(covariance_type, kernel):
     X = data(3000)
     start = gh.initial_parameters(X, K, "random", rng=0, covariance_type=covariance_type)
     params, plain_ll = start, []
@@ -127,12 +137,75 @@ def test_fit_gmm_on_the_engine_follows_the_plain_em_loop(covariance_type):
         np.testing.assert_allclose(fit.log_likelihoods, plain_ll, rtol=1e-10)
 
 
-def test_fit_gmm_resp_is_the_plain_e_step_of_the_final_parameters():
+def test_fit_gmm_resp_is_the_plain_e_step_of_the_final_parameters(kernel):
     X = data(BLOCK + 1)
     fit = gh.fit_gmm(X, K, rng=0, max_iter=4)
     np.testing.assert_allclose(
         fit.resp, gh.e_step(X, fit.weights, fit.means, fit.covariances)[0], **TIGHT
     )
+
+
+def tight_far_parameters(mahalanobis):
+    """Component 0 broad; 1 and 2 tight and overlapping, ``mahalanobis`` of their standard
+    deviations from component 0 (the data's mean, the shift, is a third of the way): the
+    features kernel cancels the most there, on the points of component 1."""
+    sigma, d = 0.01, np.eye(D)[0]
+    far = 60 + d * mahalanobis * sigma
+    means = np.array([np.full(D, 60.0), far, far + 0.5 * sigma * d])
+    spread = mahalanobis * sigma / 4
+    covariances = np.array([np.eye(D) * spread**2] + 2 * [np.eye(D) * sigma**2])
+    rng = np.random.default_rng(3)
+    X = np.vstack(
+        [
+            means[0] + spread * rng.standard_normal((2000, D)),
+            means[1] + sigma * rng.standard_normal((1000, D)),
+        ]
+    )
+    return X, (np.ones(K) / K, means, covariances)
+
+
+def largest_mahalanobis2(X, params):
+    YT, shift = gmm_engine.shifted_transpose(X)
+    chol = np.linalg.cholesky(params[2])
+    offsets = np.linalg.solve(chol, (params[1] - shift)[:, :, None])[:, :, 0]
+    return (offsets**2).sum(axis=1).max()
+
+
+def test_features_kernel_keeps_1e_10_up_to_its_mahalanobis_limit():
+    X, params = tight_far_parameters(45)
+    m2 = largest_mahalanobis2(X, params)
+    assert 0.5 * gmm_engine.FEATURES_MAX_MAHALANOBIS2 < m2 <= gmm_engine.FEATURES_MAX_MAHALANOBIS2
+    YT, shift = gmm_engine.shifted_transpose(X)
+    args = (YT, params[0], params[1] - shift, params[2])
+    assert gmm_engine.factors(*args[1:]).features  # the automatic choice, at the limit
+    resp, ll = gmm_engine.responsibilities(*args, features=True)
+    want_resp, want_ll = gh.e_step(X, *params)
+    assert 0.01 < want_resp[:, 1].max() < 0.99  # mixed responsibilities: cancellation shows
+    np.testing.assert_allclose(resp.T, want_resp, **TIGHT)
+    np.testing.assert_allclose(ll, want_ll, rtol=1e-10)
+    got = gmm_engine.statistics(*args, features=True)
+    want = gmm_engine.statistics(*args, features=False)
+    for a, b in zip(got, want, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12 * np.abs(b).max())
+
+
+def test_kernel_choice():
+    X, params = tight_far_parameters(100)  # far beyond the limit: the distances kernel
+    YT, shift = gmm_engine.shifted_transpose(X)
+    assert not gmm_engine.factors(params[0], params[1] - shift, params[2]).features
+    w, m, c = parameters("full")
+    assert gmm_engine.factors(w, m - m.mean(axis=0), c).features  # K = 3, D = 4: cheaper
+    one = (np.ones(1), np.zeros((1, 50)), np.eye(50)[None])
+    assert not gmm_engine.factors(*one).features  # K = 1, D = 50: F = 1326 rows cost more
+
+
+@pytest.mark.parametrize("spread", [1.0, 1e4])  # within exp's range of component 0, or not
+def test_normalise_is_softmax_and_logsumexp(spread):
+    log_dens = np.random.default_rng(4).standard_normal((K, 500)) * spread
+    resp = log_dens.copy()
+    ll = gmm_engine.normalise(resp)
+    np.testing.assert_allclose(resp, softmax(log_dens, axis=0), rtol=1e-12, atol=1e-300)
+    np.testing.assert_allclose(ll, logsumexp(log_dens, axis=0).sum(), rtol=1e-12)
 
 
 def test_factors_refuse_a_covariance_without_cholesky_factor():
