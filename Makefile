@@ -27,8 +27,6 @@ TESTS := $(wildcard tests/test_*.py tests/*_test.py)
 TEST_STEPS := lint format-check unit browser nbval nbval-one-thread check-docs
 # Where the steps of make test leave their JUnit reports and skip notes for its summary.
 TEST_DIR := build/test
-CHROMIUM := /usr/bin/chromium
-CHROMEDRIVER := /usr/bin/chromedriver
 BROWSER_TEST := tests/test_explorer_browser.py
 NBVAL_NOTEBOOKS := $(NOTEBOOKS) $(wildcard README.ipynb)
 APP_NOTEBOOK := notebooks/05_interactive_explorer.ipynb
@@ -110,19 +108,11 @@ else
 	@mkdir -p $(TEST_DIR); echo "no tests/test_*.py yet" | tee $(TEST_DIR)/$@.skipped
 endif
 
-# Skipped (with a note for make test's summary) where Debian's chromium is not installed.
+# The tests that drive chromium skip (with a note for make test's summary) where Debian's
+# chromium is not installed (apt-get install chromium chromium-driver; .ci/run does this);
+# the checks of `make app` and the short load test run everywhere.
 browser: $(STAMP)
-	@mkdir -p $(TEST_DIR); rm -f $(TEST_DIR)/$@.skipped; \
-	if [ ! -f $(BROWSER_TEST) ]; then \
-		echo "no $(BROWSER_TEST)" | tee $(TEST_DIR)/$@.skipped; \
-	elif [ ! -x $(CHROMIUM) ] || [ ! -x $(CHROMEDRIVER) ]; then \
-		echo "needs $(CHROMIUM) and $(CHROMEDRIVER); to enable:" \
-			"apt-get install chromium chromium-driver (as root; .ci/run does this), then make browser" \
-			| tee $(TEST_DIR)/$@.skipped; \
-	else \
-		$(BIN)/pytest $(BROWSER_TEST) -rs --junitxml=$(TEST_DIR)/$@.xml; status=$$?; \
-		$(PY) tools/skipped_tests.py $(TEST_DIR)/$@.xml > $(TEST_DIR)/$@.notes; exit $$status; \
-	fi
+	$(call pytest_step,$(BIN)/pytest $(BROWSER_TEST))
 
 # Re-runs every notebook (and README.ipynb) in a fresh kernel and compares the text outputs
 # with the saved ones. nbval-one-thread does it again with one BLAS/OpenMP thread, set in the

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from numbers import Real
 
 import numpy as np
-from scipy.special import betaln, digamma, gammaln
+from scipy.special import betaln, digamma, gammaln, logsumexp
 
 from gmm_checks import check_count, check_K, check_number, check_resp, check_rng, check_X
 
@@ -517,13 +517,6 @@ def log_rho(X, params):
     )
 
 
-def _logsumexp_rows(a):
-    """logsumexp of each row of an (N, K) array, as an (N, 1) column (scipy's, unchecked)."""
-    aT = a.T  # K, N: sums over the K rows are the fast direction
-    top = aT.max(axis=0)
-    return (top + np.log(np.exp(aT - top).sum(axis=0)))[:, None]
-
-
 def vb_m_step(X, resp, priors, smoothing=0.0):
     """q(pi) and q(mu, Lambda) from the responsibilities, Eqs. (11.5)-(11.7); a dict."""
     nk, xk, sk = gaussian_statistics(X, resp, smoothing)
@@ -819,7 +812,7 @@ def fit_bayesian_gmm(
     lr = log_rho(X, params)
     lower_bounds, collapsed, converged = [], [], False
     for _ in range(max_iter):
-        log_resp = lr - _logsumexp_rows(lr)  # E-step, Eq. (11.11)
+        log_resp = lr - logsumexp(lr, axis=1, keepdims=True)  # E-step, Eq. (11.11)
         resp = np.exp(log_resp)
         params = vb_m_step(X, resp, priors, smoothing)
         lr = log_rho(X, params)  # the ELBO's first term, and the next E-step's input
@@ -829,7 +822,7 @@ def fit_bayesian_gmm(
         if len(collapsed) > 1 and abs(collapsed[-1] - collapsed[-2]) < tol:
             converged = True
             break
-    resp = np.exp(lr - _logsumexp_rows(lr))
+    resp = np.exp(lr - logsumexp(lr, axis=1, keepdims=True))
     return BayesianGMMFit(
         weights=expected_weights(params["weight_concentration"]),
         means=params["means"],
@@ -970,32 +963,15 @@ def concentration_figure(weight_concentration_prior=1e-2, n_samples=2000, n_comp
     return fig
 
 
-def _message_figure(message):
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(10, 1.6))
-    fig.text(0.02, 0.8, "No picture for these settings", fontsize=12, weight="bold", va="top")
-    fig.text(0.02, 0.45, message, fontsize=11, va="top", color="firebrick", wrap=True)
-    return fig
-
-
-def _png_html(fig):
-    import base64
-    import io
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    png = base64.b64encode(buf.getvalue()).decode("ascii")
-    return f'<img src="data:image/png;base64,{png}" alt="the Dirichlet-process fit">'
-
-
 def concentration_explorer(weight_concentration_prior=1e-2, n_samples=2000, rng=2):
     """A log-scale slider for alpha_0 and a choice of N for ``concentration_figure``.
 
-    Built with ``ipywidgets.interactive_output``; an error shows as a message, never a
+    The course's explorer (``gmm_explorer``): an error shows as a message, never a
     traceback. Returns a VBox carrying ``.controls`` and ``.state`` (the last figure).
     """
     import ipywidgets as w
+
+    import gmm_explorer as gx
 
     style = {"description_width": "initial"}
     controls = {
@@ -1019,22 +995,15 @@ def concentration_explorer(weight_concentration_prior=1e-2, n_samples=2000, rng=
             style=style,
         ),
     }
-    shown = w.HTML()
-    state = {"figure": None, "n_updates": 0}
-
-    def update(weight_concentration_prior, n_samples):
-        try:
-            fig = concentration_figure(weight_concentration_prior, n_samples, rng=rng)
-        except Exception as err:  # noqa: BLE001 - a widget shows a message, never a traceback
-            fig = _message_figure(f"{type(err).__name__}: {err}")
-        state["figure"] = fig
-        state["n_updates"] += 1
-        shown.value = _png_html(fig)
-
-    output = w.interactive_output(update, controls)
-    box = w.VBox([w.HBox(list(controls.values())), shown, output])
-    box.controls, box.state = controls, state
-    return box
+    return gx._explorer(
+        lambda **values: concentration_figure(**values, rng=rng),
+        controls,
+        columns=(2,),
+        css_class="gmm-concentration-explorer",
+        unrun_text="[Concentration explorer: its sliders need a running kernel. Run this "
+        "notebook (make lab); the figures below show the same fits.]",
+        rows=w.HBox(list(controls.values())),
+    )
 
 
 def concentration_sweep(alphas, sizes=SIZES, n_components=10, rng=2):

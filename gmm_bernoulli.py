@@ -151,17 +151,14 @@ def bernoulli_e_step(X, weights, means):
 
 def _e_step(X, weights, means):
     log_joint = np.log(weights) + _log_bernoulli(X, means)  # N, K
-    # log-sum-exp over k (scipy's logsumexp), keeping exp(a - max) for the responsibilities
-    largest = log_joint.max(axis=1, keepdims=True)  # N, 1
-    if not np.all(np.isfinite(largest)):
+    log_px = logsumexp(log_joint, axis=1, keepdims=True)  # N, 1
+    if not np.all(np.isfinite(log_px)):
         raise ValueError(
             f"expected every row of X to be possible under some component, got "
-            f"{int(np.sum(~np.isfinite(largest)))} row(s) with p(x_n) = 0 (a pixel on where "
+            f"{int(np.sum(~np.isfinite(log_px)))} row(s) with p(x_n) = 0 (a pixel on where "
             "every mu_kd = 0, or off where every mu_kd = 1); try smoothing > 0 or other means"
         )
-    scaled = np.exp(log_joint - largest)
-    total = scaled.sum(axis=1, keepdims=True)
-    return scaled / total, float((largest + np.log(total)).sum())
+    return np.exp(log_joint - log_px), float(log_px.sum())
 
 
 def bernoulli_m_step(X, resp, smoothing=1e-2):

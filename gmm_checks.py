@@ -1,9 +1,10 @@
 """The input checks of the course's modules.
 
-Every public function of ``gmm_helpers`` (and of the modules of chapters 10 and 11) checks its
-input here first, so that bad input fails with one clear ``ValueError`` that says what was
-expected, what came, and what to try, instead of a NaN or a deep traceback. Nothing here is
-mathematics; tests/test_gmm_helpers.py checks the messages.
+Every public function of ``gmm_helpers`` checks its input here first (the modules of chapters
+10 and 11 too, for what is not particular to their models), so that bad input fails with one
+clear ``ValueError`` that says what was expected, what came, and what to try, instead of a NaN
+or a deep traceback. Nothing here is mathematics; tests/test_gmm_helpers.py checks the
+messages.
 """
 
 from numbers import Real

@@ -4,9 +4,9 @@ Nothing here is taught: chapter 9 ("How the time grows with N") describes what i
 tests/test_engine.py proves that it computes what ``gmm_helpers.e_step`` and ``m_step``
 compute, to 1e-10. It works on the data shifted by a point near them and transposed to (D, N),
 one block of columns at a time: the log-densities, the responsibilities (Eq. 3.2) and their
-sums (Eq. 9.1) are all computed while the block is in the CPU cache, and the (N, K)
-responsibilities exist only when asked for. Where D is small, the log-densities of all K are
-one matrix product with the block's quadratic features [1, y, y_i y_j], and so are the sums;
+sums (Eq. 9.1) are all computed while the block is in the CPU cache, and the responsibilities
+of all N points exist only when asked for. Where D is small, the log-densities of all K are one
+matrix product with the block's quadratic features [1, y, y_i y_j], and so are the sums;
 otherwise they come from the squared Mahalanobis distances to all K means at once. The
 chunked pass reads rows from anything sliceable (a ``np.memmap``) and hands pieces of each
 chunk to threads; numpy releases the GIL while it computes, and BLAS is limited to one thread

@@ -66,10 +66,12 @@ def _message_figure(message, title="No picture for these settings", figsize=(10,
     return fig
 
 
-def png_bytes(fig, dpi=None):
-    """The figure as PNG bytes (what the widgets send to the browser)."""
+def png_bytes(fig, dpi=None, fast=False):
+    """The figure as PNG bytes: what ``show`` displays, and with ``fast`` (larger, quicker to
+    encode) what the widgets send to the browser on every slider move."""
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})  # byte-stable
+    kwargs = {"pil_kwargs": {"compress_level": 1}} if fast else {}
+    fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None}, **kwargs)  # byte-stable
     return buf.getvalue()
 
 
@@ -87,9 +89,7 @@ def _view_html(fig, caption=None):
     screens) and shrinks with the page (no horizontal scrolling in a narrow
     window); the caption wraps.
     """
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=_WIDGET_DPI, pil_kwargs={"compress_level": 1})
-    png = base64.b64encode(buf.getvalue()).decode("ascii")
+    png = base64.b64encode(png_bytes(fig, dpi=_WIDGET_DPI, fast=True)).decode("ascii")
     css_width = round(fig.get_figwidth() * 100)
     wrap = "white-space: pre-wrap; word-break: normal; overflow-wrap: break-word"
     text = (

@@ -9,10 +9,11 @@ Each docstring names the equation and the notebook (chapter) that derives it. No
     resp         (N, K)     responsibilities gamma_nk = p(z_n = k | x_n)
     nk           (K,)       effective number of points N_k = sum_n gamma_nk
 
-``fit_gmm`` and ``fit_gmm_chunked`` run their E-steps on ``gmm_engine.py`` (chapter 9): a
-blocked, threaded ``e_step`` plus the sums of Eq. (9.1), equal to the plain functions here
-(tests/test_engine.py). The input checks (``check_X``, ...) live in ``gmm_checks.py`` and the
-plots in ``gmm_plots.py``; ``gh.plot_fit`` and the other plot helpers are imported from there.
+``fit_gmm`` and ``fit_gmm_chunked`` run their E-steps on ``gmm_engine.py`` (chapter 9): the
+responsibilities and the sums of Eq. (9.1), block by block (on threads in the chunked EM),
+equal to the plain functions here (tests/test_engine.py); their M-step is Eq. (9.2), here. The
+input checks (``check_X``, ...) live in ``gmm_checks.py`` and the plots in ``gmm_plots.py``;
+``gh.plot_fit`` and the other plot helpers are imported from there.
 """
 
 from dataclasses import dataclass, field
@@ -356,7 +357,8 @@ def fit_gmm(
     """Fit a Gaussian mixture by EM (notebook 04); returns a ``GMMFit``.
 
     Each iteration runs the E-step, Eq. (3.2), recording the log-likelihood of the current
-    parameters, Eq. (3.1), then the M-step, Eqs. (3.3)-(3.6) with (3.5s), in ``gmm_engine``.
+    parameters, Eq. (3.1), then the M-step, Eqs. (3.3)-(3.6) with (3.5s): the E-step and its
+    sums in ``gmm_engine``, the M-step from the sums, Eq. (9.2).
     Like scikit-learn's ``GaussianMixture`` it stops when the mean per-point log-likelihood
     changes by less than ``tol`` (``tol=0`` runs ``max_iter`` iterations). With
     ``smoothing=0`` the log-likelihood never decreases (notebook 03).

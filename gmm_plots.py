@@ -1,7 +1,7 @@
 """The course's plots: scatter plots coloured by responsibilities, covariance ellipses,
 log-likelihood curves and density contours (``gh.plot_fit``, ``gh.plot_ellipses``, ...).
 
-Every helper takes ``ax=None`` (a new 5 x 5 inch figure) and returns the axes; none calls
+Every ``plot_*`` helper takes ``ax=None`` (a new 5 x 5 inch figure) and returns the axes; none calls
 ``plt.show()``. ``gmm_helpers`` imports this module, so the helpers that need its mathematics
 import it when they are called.
 """

@@ -41,6 +41,7 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import psutil
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 from tornado.websocket import websocket_connect
@@ -366,15 +367,6 @@ class User:
             await self.reader
 
 
-def percentile(values, q):
-    """The q-th percentile (0-100) by linear interpolation, as numpy's default."""
-    ordered = sorted(values)
-    position = (len(ordered) - 1) * q / 100
-    low = int(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
-
-
 async def simulate(url, process, users, duration, interval, open_concurrency=2):
     """Open ``users`` pages (at most ``open_concurrency`` at a time), then the minute of moves."""
     crowd = [User(i, url) for i in range(users)]
@@ -425,8 +417,8 @@ async def simulate(url, process, users, duration, interval, open_concurrency=2):
         "lost": sum(user.lost for user in crowd),
         "foreign": [f for user in crowd for f in user.foreign],
         "figures_per_user": [len(user.figures) for user in crowd],
-        "p50": percentile(latencies, 50) if latencies else None,
-        "p95": percentile(latencies, 95) if latencies else None,
+        "p50": float(np.percentile(latencies, 50)) if latencies else None,
+        "p95": float(np.percentile(latencies, 95)) if latencies else None,
         "max": max(latencies) if latencies else None,
         "peak_total_mb": meter.peak_total / 2**20,
         "peak_kernel_mb": meter.peak_kernel / 2**20,
@@ -473,8 +465,9 @@ def report(r):
         f"CPU during the {r['elapsed']:.0f} s of moves: kernels {r['kernel_cpu']:.0f} s, "
         f"server {r['server_cpu']:.0f} s ({cpu / r['elapsed']:.2f} of the "
         f"{os.cpu_count()} cores), {r['kernel_cpu'] / max(r['moves'], 1):.2f} s of kernel CPU "
-        "per move. A move is a refit (a few ms) and a redraw (nearly all of it): the moves "
-        "need that CPU, and they share the cores with whatever else the machine runs, so "
+        "per move (the explorer section of bench/results/bench.md splits one into its refit "
+        "and its redraw). The moves need that CPU, and they share the cores with whatever else "
+        "the machine runs, so "
         "the p95 grows with the load average above.",
         f"Opening the {r['users']} pages (Voila runs the notebook for each, two at a time) "
         f"took {r['open_seconds']:.0f} s; one page {pages[len(pages) // 2]:.0f} s (median).",

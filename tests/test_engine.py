@@ -219,7 +219,15 @@ def test_factors_refuse_a_covariance_without_cholesky_factor():
 def test_one_blas_thread_restores_the_limits_when_the_last_fit_ends():
     """Fits in several threads: the first to end must not undo the limit of the others,
     the last to end must restore the original, whatever the order."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(2, user_api="blas"):  # else, with one thread already, nothing shows
+        limits_restore_in_any_order()
+
+
+def limits_restore_in_any_order():
     before = blas_threads()
+    assert set(before) != {1}
     first, second = gmm_engine.one_blas_thread(), gmm_engine.one_blas_thread()
     first.__enter__()
     second.__enter__()

@@ -58,7 +58,8 @@ STDERR = '[data-mime-type="application/vnd.jupyter.stderr"]'
 
 needs_chromium = pytest.mark.skipif(
     not (CHROMIUM.exists() and CHROMEDRIVER.exists()),
-    reason=f"needs Debian's chromium ({CHROMIUM}) and chromedriver ({CHROMEDRIVER})",
+    reason=f"needs Debian's chromium ({CHROMIUM}) and chromedriver ({CHROMEDRIVER}); to enable: "
+    "apt-get install chromium chromium-driver (as root; .ci/run does this), then make browser",
 )
 
 
@@ -375,4 +376,4 @@ def test_closed_pages_free_their_kernels_and_open_ones_keep_theirs(voila, driver
         "the closed page's kernel to be culled",
     )
     print(f"last kernel gone {time.monotonic() - closed:.1f} s after its page closed")
-    assert "Culling kernel" in voila.log.read_text() or "culling" in voila.log.read_text().lower()
+    assert "Culling 'idle' kernel" in voila.log.read_text()  # culled, not crashed

@@ -44,7 +44,7 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellControlSignal, DeadKernelError
 from nbconvert import MarkdownExporter
 from nbconvert.preprocessors import Preprocessor
-from pictures import picture_difference
+from pictures import same_picture
 from traitlets.config import Config
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -124,7 +124,7 @@ def keep_same_pictures(nb, old_pngs):
             old = old_pngs.get((cell.get("id"), index))
             if new is None or old is None or new == old:
                 continue
-            if picture_difference(base64.b64decode(old), base64.b64decode(new)) is None:
+            if same_picture(base64.b64decode(old), base64.b64decode(new)):
                 output.data["image/png"] = old
                 kept += 1
     return kept
@@ -147,7 +147,7 @@ def keep_same_image_files(before):
     kept = []
     for path, old in before.items():
         new = path.read_bytes() if path.is_file() else None
-        if new is not None and new != old and picture_difference(old, new) is None:
+        if new is not None and new != old and same_picture(old, new):
             path.write_bytes(old)
             kept.append(path)
     return kept
