@@ -178,6 +178,12 @@ def with_1t(*names):
     return [v for name in names for v in (name, name + "_1t")]
 
 
+def ms_header(names):
+    """The table's column for each timed name: 'fit_gmm ms/iter', 'fit_gmm 1t', ..."""
+    labels = {"chunked_jobs": f"chunked n_jobs={JOBS}"}
+    return [labels.get(n, n[:-3] + " 1t" if n.endswith("_1t") else n + " ms/iter") for n in names]
+
+
 # ---------------------------------------------------------------------------
 # Timing and memory
 # ---------------------------------------------------------------------------

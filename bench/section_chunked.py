@@ -13,6 +13,7 @@ from common import (
     fmt_rel,
     measure,
     memory_table,
+    ms_header,
     verdict,
     with_1t,
 )
@@ -37,19 +38,7 @@ INTRO = (
     "`n_jobs` >= 2, to rounding for `n_jobs=1`: tests/test_chunked.py)."
 )
 NAMES = with_1t("chunked", "fit_gmm", "sklearn") + ["chunked_jobs"]
-HEADER = [
-    "N",
-    "D",
-    "K",
-    "m",
-    "R",
-    "chunked ms/iter",
-    "chunked 1t",
-    "fit_gmm ms/iter",
-    "fit_gmm 1t",
-    "sklearn ms/iter",
-    "sklearn 1t",
-    f"chunked n_jobs={JOBS}",
+HEADER = ["N", "D", "K", "m", "R", *ms_header(NAMES)] + [
     f"chunked n_jobs={JOBS} / fit_gmm best",
     "chunked n_jobs=1 / fit_gmm best",
     "chunked n_jobs=1 / fit_gmm default",

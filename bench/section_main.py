@@ -18,6 +18,7 @@ from common import (
     gh,
     measure,
     memory_table,
+    ms_header,
     one_thread,
     params_rel_diff,
     verdict,
@@ -49,24 +50,14 @@ INTRO = (
     "weights, means and covariances after 1 + m iterations. The original loop is the seed "
     "notebook's (scipy densities, not in log space), default threads."
 )
-HEADER = [
-    "N",
-    "D",
-    "K",
-    "m",
-    "R",
-    "fit_gmm ms/iter",
-    "fit_gmm 1t",
-    "sklearn ms/iter",
-    "sklearn 1t",
-    "original ms/iter",
+NAMES = with_1t("fit_gmm", "sklearn") + ["original"]
+HEADER = ["N", "D", "K", "m", "R", *ms_header(NAMES)] + [
     "fit_gmm / sklearn best",
     "fit_gmm / sklearn default",
     "original / best sklearn",
     "rel. diff fit_gmm vs sklearn",
     "rel. diff original vs sklearn",
 ]
-NAMES = with_1t("fit_gmm", "sklearn") + ["original"]
 
 
 def original_note(t):

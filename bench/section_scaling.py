@@ -4,7 +4,7 @@ fit_gmm and scikit-learn; also bench/results/scaling.csv, which notebook 09 read
 import math
 import os
 
-from common import JOBS, Report, fmt_ms, fmt_n, fmt_ratio, measure, with_1t
+from common import JOBS, Report, fmt_ms, fmt_n, fmt_ratio, measure, ms_header, with_1t
 
 NS = [10_000, 30_000, 100_000, 300_000, 1_000_000, 3_000_000, 10_000_000]
 QUICK_NS = [10_000, 30_000]
@@ -20,9 +20,7 @@ INTRO = (
 )
 TIMED = with_1t("chunked", "fit_gmm", "sklearn") + ["chunked_jobs"]
 HEADER = (
-    ["N", "m", "R"]
-    + ["chunked ms/iter", "chunked 1t", "fit_gmm ms/iter", "fit_gmm 1t"]
-    + ["sklearn ms/iter", "sklearn 1t", f"chunked n_jobs={JOBS}"]
+    ["N", "m", "R", *ms_header(TIMED)]
     + ["chunked / sklearn best", "fit_gmm / sklearn best", "chunked / fit_gmm best"]
     + [f"chunked n_jobs={JOBS} / fit_gmm best"]
 )
