@@ -9,11 +9,11 @@ Each docstring names the equation and the notebook (chapter) that derives it. No
     resp         (N, K)     responsibilities gamma_nk = p(z_n = k | x_n)
     nk           (K,)       effective number of points N_k = sum_n gamma_nk
 
-``fit_gmm`` and ``fit_gmm_chunked`` run their E-steps on ``gmm_engine.py`` (chapter 9): the
+``fit_gmm`` and ``fit_gmm_chunked`` run their E-steps on ``engine.py`` (chapter 9): the
 responsibilities and the sums of Eq. (9.1), block by block (on threads in the chunked EM),
 equal to the plain functions here (tests/test_engine.py); their M-step is Eq. (9.2), here. The
 input checks (``check_X``, ...) live in ``gmm_checks.py`` and the plots in ``gmm_plots.py``;
-``gh.plot_fit`` and the other plot helpers are imported from there.
+``gp.plot_fit`` and the other plot helpers are imported from there.
 """
 
 from dataclasses import dataclass, field
@@ -22,8 +22,8 @@ import numpy as np
 from scipy.linalg import solve_triangular
 from scipy.optimize import linear_sum_assignment
 
-import gmm_engine
-from gmm_checks import (
+from gmm import engine
+from gmm.checks import (
     COVARIANCE_TYPES,  # noqa: F401 (the notebooks loop over gh.COVARIANCE_TYPES)
     check_count,
     check_K,
@@ -38,15 +38,7 @@ from gmm_checks import (
     collapse_error,
     has_cholesky,
 )
-from gmm_plots import (  # noqa: F401 (the notebooks call gh.plot_fit, ...)
-    aligned_colors,
-    component_colors,
-    plot_density_contours,
-    plot_ellipses,
-    plot_fit,
-    plot_log_likelihood,
-    plot_responsibilities,
-)
+from gmm.em import em
 
 INITS = ("kmeans++", "random")
 
@@ -272,14 +264,14 @@ def kmeans_plusplus(X, n_components, rng=None):
     return _kmeans_plusplus(X, check_K(n_components, X.shape[0]), check_rng(rng))
 
 
-def _kmeans_plusplus(X, K, rng, chunk_size=gmm_engine.CHUNK_SIZE):
+def _kmeans_plusplus(X, K, rng, chunk_size=engine.CHUNK_SIZE):
     """k-means++ on X read ``chunk_size`` rows at a time (X may be a memmap)."""
     N = X.shape[0]
     idx = [int(rng.integers(N))]
     d2 = np.full(N, np.inf)  # squared distance to the nearest centre so far
     while len(idx) < K:
         centre = np.asarray(X[idx[-1]])
-        for rows in gmm_engine.blocks(N, chunk_size):
+        for rows in engine.blocks(N, chunk_size):
             # Transposed to (D, n): numpy sums D long rows far faster than n short ones.
             diff = np.subtract(np.asarray(X[rows]).T, centre[:, None], order="C")
             np.minimum(d2[rows], (diff * diff).sum(axis=0), out=d2[rows])
@@ -291,7 +283,7 @@ def _kmeans_plusplus(X, K, rng, chunk_size=gmm_engine.CHUNK_SIZE):
 def _draw(d2, total, rng, chunk_size):
     """An index n drawn with probability d2[n] / total, like rng.choice(N, p=d2 / total)."""
     target, passed = rng.random() * total, 0.0
-    for rows in gmm_engine.blocks(d2.shape[0], chunk_size):
+    for rows in engine.blocks(d2.shape[0], chunk_size):
         cum = np.cumsum(d2[rows]) + passed  # the running sum, one chunk at a time
         if cum[-1] > target:
             return rows.start + int(np.searchsorted(cum, target, side="right"))
@@ -356,9 +348,10 @@ def fit_gmm(
 ):
     """Fit a Gaussian mixture by EM (notebook 04); returns a ``GMMFit``.
 
-    Each iteration runs the E-step, Eq. (3.2), recording the log-likelihood of the current
-    parameters, Eq. (3.1), then the M-step, Eqs. (3.3)-(3.6) with (3.5s): the E-step and its
-    sums in ``gmm_engine``, the M-step from the sums, Eq. (9.2).
+    From the start, ``em`` (chapter 10's loop, ``gmm/em.py``) alternates the E-step,
+    Eq. (3.2), recording the log-likelihood of the current parameters, Eq. (3.1), and the
+    M-step, Eqs. (3.3)-(3.6) with (3.5s). Both steps run over the sums of Eq. (9.1)
+    (``sum_steps``): the parameters of ``e_step`` and ``m_step`` (tests/test_engine.py), faster.
     Like scikit-learn's ``GaussianMixture`` it stops when the mean per-point log-likelihood
     changes by less than ``tol`` (``tol=0`` runs ``max_iter`` iterations). With
     ``smoothing=0`` the log-likelihood never decreases (notebook 03).
@@ -382,47 +375,59 @@ def fit_gmm(
     check_count(max_iter, "max_iter", 100)
     check_number(tol, "tol", "tol=1e-3", low=0)
     start = _initial_parameters(X, n_components, init, smoothing, covariance_type, rng)
-    smoothing = float(smoothing)
-    YT, shift = gmm_engine.shifted_transpose(X)  # D, N
+    e_step_sums, m_step_sums = sum_steps(X, float(smoothing), covariance_type)
+    run = em(
+        start, e_step_sums, m_step_sums,
+        n_points=X.shape[0], max_iter=max_iter, tol=tol, keep_history=keep_history,
+    )  # fmt: skip
+    weights, means, covariances = run.params
+    return GMMFit(
+        weights, means, covariances, responsibilities(X, weights, means, covariances),
+        run.objectives, run.n_iter, run.converged, covariance_type, float(smoothing), run.history,
+    )  # fmt: skip
 
-    def statistics(weights, means, covariances):
-        return gmm_engine.statistics(YT, weights, means - shift, covariances)
 
+def sum_steps(X, smoothing, covariance_type, statistics=None):
+    """The E-step and M-step of ``fit_gmm``, over the sums of Eq. (9.1) (notebooks 04, 09).
+
+    ``e_step_sums(params)`` returns the sums (N_k, sum gamma y, sum gamma y y^T) of
+    y = x - shift, a shift near the data's mean, and the log-likelihood, Eq. (3.1);
+    ``m_step_sums(sums)`` turns them into the parameters of Eqs. (3.3)-(3.6), Eq. (9.2). The
+    sums come from ``gmm.engine``: all of X at once by default, or from ``statistics =
+    (function, shift)``, ``function(weights, means, covariances)`` returning them (chunk by
+    chunk in ``fit_gmm_chunked``). Returns the two functions, for ``em``."""
     N = X.shape[0]
-    fit = _run_em(
-        statistics, start, N, shift, max_iter, tol, smoothing, covariance_type, keep_history
-    )
-    resp = gmm_engine.responsibilities(YT, fit.weights, fit.means - shift, fit.covariances)[0]
-    fit.resp = np.ascontiguousarray(resp.T)
-    return fit
+    if statistics is None:
+        YT, shift = engine.shifted_transpose(X)  # D, N
 
+        def statistics(weights, means, covariances):
+            return engine.statistics(YT, weights, means - shift, covariances)
+    else:
+        statistics, shift = statistics
 
-def _run_em(statistics, start, n, shift, max_iter, tol, smoothing, covariance_type, keep_history):
-    """The EM loop of ``fit_gmm`` and ``fit_gmm_chunked``: ``statistics(weights, means,
-    covariances)`` is the E-step, returning the sums of Eq. (9.1) for the data less ``shift``;
-    the M-step is Eq. (9.2), the parameters of Eqs. (3.3)-(3.6)."""
-    weights, means, covariances = start
-    history, log_likelihoods, converged = [start] if keep_history else [], [], False
-    for _ in range(max_iter):
+    def e_step_sums(params):
         try:
-            nk, sy, syy, ll = statistics(weights, means, covariances)
+            nk, sy, syy, log_likelihood = statistics(*params)
         except np.linalg.LinAlgError:  # a covariance lost its Cholesky factor
-            bad = [k for k, cov in enumerate(covariances) if not has_cholesky(cov)]
+            bad = [k for k, cov in enumerate(params[2]) if not has_cholesky(cov)]
             raise collapse_error(bad, smoothing) from None
-        weights, means, covariances = _m_step_from_sums(
-            nk, sy, syy, n, shift, smoothing, covariance_type
-        )
-        check_not_collapsed(covariances, smoothing, _variance(sy, syy, n))
-        if keep_history:
-            history.append((weights, means, covariances))
-        converged = bool(log_likelihoods) and abs(ll - log_likelihoods[-1]) / n < tol
-        log_likelihoods.append(ll)
-        if converged:
-            break
-    lls = np.array(log_likelihoods)
-    fit = GMMFit(weights, means, covariances, None, lls, len(lls), converged, covariance_type)
-    fit.smoothing, fit.history = smoothing, history
-    return fit
+        return (nk, sy, syy), log_likelihood
+
+    def m_step_sums(sums):
+        nk, sy, syy = sums
+        params = _m_step_from_sums(nk, sy, syy, N, shift, smoothing, covariance_type)
+        check_not_collapsed(params[2], smoothing, _variance(sy, syy, N))
+        return params
+
+    return e_step_sums, m_step_sums
+
+
+def responsibilities(X, weights, means, covariances):
+    """The responsibilities of Eq. (3.2), shape (N, K), computed by ``gmm.engine`` as in
+    ``fit_gmm``'s E-step: ``e_step(X, ...)[0]`` to rounding."""
+    YT, shift = engine.shifted_transpose(X)  # D, N
+    resp = engine.responsibilities(YT, weights, means - shift, covariances)[0]  # K, N
+    return np.ascontiguousarray(resp.T)
 
 
 def fit_restarts(X, n_components, n_init=10, rng=0, **kwargs):
@@ -581,7 +586,7 @@ def sufficient_statistics(X_chunk, weights, means, covariances, shift=None):
     Everything the M-step needs, as sums that add across chunks, processes or machines.
     Shifting the data by a point near it keeps sum gamma y y^T - N_k m m^T from cancelling
     catastrophically: pass the same ``shift`` (D,) for every chunk (zeros if not given).
-    ``X_chunk`` has shape (n, D); computed by ``gmm_engine``."""
+    ``X_chunk`` has shape (n, D); computed by ``gmm.engine``."""
     X_chunk = check_X(X_chunk, "X_chunk")
     weights, means, covariances = check_parameters(weights, means, covariances, X_chunk.shape[1])
     shift = np.zeros(X_chunk.shape[1]) if shift is None else np.asarray(shift, dtype=float)
@@ -590,7 +595,7 @@ def sufficient_statistics(X_chunk, weights, means, covariances, shift=None):
             f"expected shift of shape (D,) = ({X_chunk.shape[1]},), got {shift.shape}; try X[0]"
         )
     YT = np.ascontiguousarray((X_chunk - shift).T)  # D, n
-    nk, sy, syy, ll = gmm_engine.statistics(YT, weights, means - shift, covariances)
+    nk, sy, syy, ll = engine.statistics(YT, weights, means - shift, covariances)
     return SufficientStatistics(nk, sy, syy, ll, X_chunk.shape[0], shift)
 
 
@@ -629,7 +634,7 @@ def fit_gmm_chunked(
     X,
     n_components,
     *,
-    chunk_size=gmm_engine.CHUNK_SIZE,
+    chunk_size=engine.CHUNK_SIZE,
     n_jobs=1,
     covariance_type="full",
     init="kmeans++",
@@ -645,25 +650,25 @@ def fit_gmm_chunked(
     parameters of ``fit_gmm`` to rounding. ``X`` can be anything sliceable by rows with a
     ``shape``, e.g. a ``np.memmap``, and is only ever read chunk by chunk, the start included.
     ``n_jobs`` threads (e.g. ``os.cpu_count()``) sum pieces at the same time
-    (``gmm_engine.chunked_pass``): every ``n_jobs`` >= 2 gives the same result bit for bit,
+    (``engine.chunked_pass``): every ``n_jobs`` >= 2 gives the same result bit for bit,
     ``n_jobs=1`` the same to rounding. The other arguments are ``fit_gmm``'s; returns a
     ``GMMFit`` with ``resp=None``."""
-    chunk_size = check_count(chunk_size, "chunk_size", gmm_engine.CHUNK_SIZE)
+    chunk_size = check_count(chunk_size, "chunk_size", engine.CHUNK_SIZE)
     n_jobs = check_count(n_jobs, "n_jobs", 2)
     check_count(max_iter, "max_iter", 100)
     check_number(tol, "tol", "tol=1e-3", low=0)
     smoothing = check_model(covariance_type, smoothing)
     X = X if hasattr(X, "shape") else check_X(X)
     shift = check_X(X[:chunk_size]).mean(axis=0)
-    for rows in gmm_engine.blocks(X.shape[0], chunk_size):
+    for rows in engine.blocks(X.shape[0], chunk_size):
         check_X(X[rows])
     N, D = X.shape
 
     def kmeans_start(K, rng):
         # Hard k-means++ assignments: the sums of Eq. (9.1) with 0/1 responsibilities.
         centres = _kmeans_plusplus(X, K, rng, chunk_size)
-        nk, sy, syy = gmm_engine.zero_sums(K, D)
-        for rows in gmm_engine.blocks(N, chunk_size):
+        nk, sy, syy = engine.zero_sums(K, D)
+        for rows in engine.blocks(N, chunk_size):
             Y = np.asarray(X[rows]) - shift  # n, D
             labels = _nearest(Y, centres - shift)
             for k in range(K):
@@ -678,48 +683,11 @@ def fit_gmm_chunked(
     start = _initial_parameters(
         X, n_components, init, smoothing, covariance_type, rng, kmeans=kmeans_start
     )
-    with gmm_engine.chunked_pass(X, shift, len(start[0]), chunk_size, n_jobs) as statistics:
-        return _run_em(
-            statistics, start, N, shift, max_iter, tol, smoothing, covariance_type, False
-        )
-
-
-# ---------------------------------------------------------------------------
-# Exercises
-# ---------------------------------------------------------------------------
-
-
-def check_answer(name, answer, expected=None, rtol=None, atol=None):
-    """Compare a learner's exercise answer with the expected one and print a verdict.
-
-    ``name`` is the exercise's chapter.number ("6.1"); ``exercises.py`` computes its expected
-    value, out of the notebook's sight. ``answer=None`` means "not attempted yet", so notebooks
-    run top to bottom untouched. ``expected`` (with ``rtol``, ``atol``) overrides the lookup.
-    Returns True only for a correct answer.
-    """
-    label = name if str(name).startswith("Exercise") else f"Exercise {name}"
-    if answer is None:
-        print(f"{label}: not attempted yet (replace None with your answer and re-run this cell)")
-        return False
-    if expected is None:
-        import exercises
-
-        expected, default_rtol, default_atol = exercises.expected(name)
-    else:
-        default_rtol, default_atol = 1e-6, 1e-8
-    rtol = default_rtol if rtol is None else rtol
-    atol = default_atol if atol is None else atol
-    try:
-        ok = np.shape(answer) == np.shape(expected) and np.allclose(
-            np.asarray(answer, dtype=float), np.asarray(expected, dtype=float), rtol=rtol, atol=atol
-        )
-    except (TypeError, ValueError):
-        ok = False
-    print(f"{label}: " + ("correct!" if ok else "not yet: check your shapes and values"))
-    return bool(ok)
-
-
-# The other models of chapters 10 and 11 live in modules of their own, imported last so that
-# they may import this one.
-from gmm_bayes import fit_bayesian_gmm  # noqa: E402, F401
-from gmm_bernoulli import fit_bernoulli_mixture  # noqa: E402, F401
+    with engine.chunked_pass(X, shift, len(start[0]), chunk_size, n_jobs) as statistics:
+        e_step_sums, m_step_sums = sum_steps(X, smoothing, covariance_type, (statistics, shift))
+        run = em(start, e_step_sums, m_step_sums, n_points=N, max_iter=max_iter, tol=tol)
+    weights, means, covariances = run.params
+    return GMMFit(
+        weights, means, covariances, None, run.objectives, run.n_iter, run.converged,
+        covariance_type, smoothing,
+    )  # fmt: skip

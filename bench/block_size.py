@@ -1,5 +1,5 @@
-"""Paired A/B of the engine's block size: one pass of gmm_engine.statistics with blocks of
-256 KiB against gmm_engine.BLOCK_BYTES (1 MiB), the two taking turns in one process.
+"""Paired A/B of the engine's block size: one pass of engine.statistics with blocks of
+256 KiB against engine.BLOCK_BYTES (1 MiB), the two taking turns in one process.
 
     .venv/bin/python bench/block_size.py      # a few minutes; writes bench/results/block_size.md
 """
@@ -13,16 +13,16 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import RESULTS, fmt_n, load_average, make_data, make_start, markdown_table  # noqa: E402
 
-import gmm_engine  # noqa: E402
+from gmm import engine  # noqa: E402
 
 SIZES = [(1_000_000, 2, 3, 11), (100_000, 10, 10, 11), (100_000, 50, 20, 5)]  # N, D, K, rounds
-SMALL, DEFAULT = 1 << 18, gmm_engine.BLOCK_BYTES
+SMALL, DEFAULT = 1 << 18, engine.BLOCK_BYTES
 
 
 def one_pass(YT, shift, params, block_bytes):
     weights, means, covariances = params
     t0 = time.perf_counter()
-    gmm_engine.statistics(YT, weights, means - shift, covariances, block_bytes=block_bytes)
+    engine.statistics(YT, weights, means - shift, covariances, block_bytes=block_bytes)
     return time.perf_counter() - t0
 
 
@@ -31,7 +31,7 @@ def main():
     for N, D, K, R in SIZES:
         X = make_data(N, D, K)
         params = make_start(X, K)
-        YT, shift = gmm_engine.shifted_transpose(X)
+        YT, shift = engine.shifted_transpose(X)
         times = {SMALL: [], DEFAULT: []}
         for r in range(R):  # alternate which size goes first
             for size in (SMALL, DEFAULT) if r % 2 else (DEFAULT, SMALL):
@@ -49,9 +49,9 @@ def main():
         f"_Ran {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC by "
         f"`bench/block_size.py`; 1-minute load average {load0} at the start, "
         f"{load_average()} at the end._\n\n"
-        "One pass of `gmm_engine.statistics` (E-step and the sums of Eq. (9.1)) with the "
+        "One pass of `engine.statistics` (E-step and the sums of Eq. (9.1)) with the "
         "(K D, b) work array of a block at about 256 KiB and at 1 MiB "
-        "(`gmm_engine.BLOCK_BYTES`), taking turns; the ratio is the median of the per-round "
+        "(`engine.BLOCK_BYTES`), taking turns; the ratio is the median of the per-round "
         "ratios.\n\n" + markdown_table(header, rows) + "\n"
     )
     RESULTS.mkdir(parents=True, exist_ok=True)

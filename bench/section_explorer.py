@@ -7,35 +7,34 @@ import io
 import statistics
 import time
 
+from gmm import explorer as gx
 from common import Report, file_version, markdown_table, verdict
-
-import gmm_explorer
 
 TARGET_S = 0.2  # one update of the explorer's default case
 
 INTRO = (
-    "One update of the fit explorer: the separation slider of `gmm_explorer.fit_explorer()` "
+    "One update of the fit explorer: the separation slider of `gx.fit_explorer()` "
     "moved between 5 and 4.75 (the other sliders at their defaults: K = 3, smoothing 0.01, "
     "N = 2000, seed 0, k-means++, full), which runs the widget's callback: regenerate the "
     "data, fit, draw into the previous figure, render the PNG the browser shows, print the "
     "caption. For comparison, the parts with a new figure each time, as the static cells "
-    "draw it: `gmm_explorer.fit_model()` (data + fit), `gmm_explorer.fit_figure()` (data, "
-    "fit and a new figure) and `gmm_explorer.png_bytes(fig)` (render with Agg). "
+    "draw it: `gx.fit_model()` (data + fit), `gx.fit_figure()` (data, "
+    "fit and a new figure) and `gx.png_bytes(fig)` (render with Agg). "
 )
 
 
 def fresh_figure():
     """Seconds to regenerate the data, fit and build a new figure, and to render it."""
     t0 = time.perf_counter()
-    fig = gmm_explorer.fit_figure()  # default slider values
+    fig = gx.fit_figure()  # default slider values
     t1 = time.perf_counter()
-    gmm_explorer.png_bytes(fig)  # as show() renders it in the static cells
+    gx.png_bytes(fig)  # as show() renders it in the static cells
     return t1 - t0, time.perf_counter() - t1
 
 
 def data_and_fit():
     t0 = time.perf_counter()
-    gmm_explorer.fit_model()
+    gx.fit_model()
     return time.perf_counter() - t0
 
 
@@ -43,7 +42,7 @@ def widget_updater():
     """(box, update): update(value) moves the separation slider and returns the seconds the
     widget's callback took. Outside a kernel its output goes to stdout: discarded."""
     with contextlib.redirect_stdout(io.StringIO()):
-        box = gmm_explorer.fit_explorer()
+        box = gx.fit_explorer()
     slider = box.controls["separation"]
 
     def update(value):
@@ -59,7 +58,7 @@ def run(quick):
     rep = Report()
     rep.add("## Explorer responsiveness")
     rep.add()
-    rep.add(f"_{file_version('gmm_explorer.py')}._")
+    rep.add(f"_{file_version('gmm/explorer.py')}._")
     rep.add()
     box, update = widget_updater()
     for value in (4.75, 5.0):  # warm-up: font cache, first draw

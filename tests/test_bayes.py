@@ -1,12 +1,10 @@
-"""Tests for gmm_bayes (notebook 11): MAP EM and variational Bayes for Gaussian mixtures.
+"""Tests for gmm.bayes (notebook 11): MAP EM and variational Bayes for Gaussian mixtures.
 
 The variational fit is checked against scikit-learn's BayesianGaussianMixture started from
 the same responsibilities, and against the exact evidence of a single Gaussian (K = 1,
 where the variational posterior is exact); MAP EM against the maximisation it claims.
 """
 
-import subprocess
-import sys
 import warnings
 
 import numpy as np
@@ -15,8 +13,8 @@ from scipy.special import multigammaln
 from scipy.stats import multivariate_normal
 from sklearn.mixture import BayesianGaussianMixture
 
-import gmm_bayes as gb
 import gmm_helpers as gh
+from gmm import bayes
 
 
 @pytest.fixture(scope="module")
@@ -47,14 +45,14 @@ def assert_rel(actual, expected, rtol=1e-8):
 # ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("prior_type", gb.PRIOR_TYPES)
+@pytest.mark.parametrize("prior_type", bayes.PRIOR_TYPES)
 @pytest.mark.parametrize(
     ("K", "max_iter", "smoothing", "seed"),
     [(10, 60, 1e-6, 0), (3, 500, 0.0, 1), (5, 40, 1e-2, 2)],
 )
 def test_fit_equals_sklearn(seed_X, prior_type, K, max_iter, smoothing, seed):
     X = seed_X
-    resp = gb.initial_resp(X, K, rng=seed)
+    resp = bayes.initial_resp(X, K, rng=seed)
     priors = dict(weight_concentration_prior_type=prior_type)
     if seed == 2:  # non-default priors too
         priors.update(
@@ -64,7 +62,7 @@ def test_fit_equals_sklearn(seed_X, prior_type, K, max_iter, smoothing, seed):
             degrees_of_freedom_prior=4.5,
             covariance_prior=[[2.0, 0.3], [0.3, 1.0]],
         )
-    fit = gb.fit_bayesian_gmm(
+    fit = bayes.fit_bayesian_gmm(
         X, K, init=resp, smoothing=smoothing, max_iter=max_iter, tol=1e-3, **priors
     )
     ref = sklearn_fit(X, resp, reg_covar=smoothing, max_iter=max_iter, tol=1e-3, **priors)
@@ -90,7 +88,7 @@ def test_fit_equals_sklearn(seed_X, prior_type, K, max_iter, smoothing, seed):
 
 def test_sklearn_defaults_are_ours(seed_X):
     X = seed_X
-    p = gb.make_priors(X, 4)
+    p = bayes.make_priors(X, 4)
     assert p.weight_concentration_prior == 0.25
     assert p.mean_precision_prior == 1.0
     assert p.degrees_of_freedom_prior == 2
@@ -99,8 +97,8 @@ def test_sklearn_defaults_are_ours(seed_X):
 
 
 def test_kmeans_and_random_inits_are_hard_assignments(seed_X):
-    for init in gb.INITS:
-        resp = gb.initial_resp(seed_X, 4, init=init, rng=3)
+    for init in bayes.INITS:
+        resp = bayes.initial_resp(seed_X, 4, init=init, rng=3)
         assert set(np.unique(resp)) == {0.0, 1.0}
         np.testing.assert_array_equal(resp.sum(1), 1.0)
         assert np.all(resp.sum(0) > 0)
@@ -111,10 +109,10 @@ def test_kmeans_and_random_inits_are_hard_assignments(seed_X):
 # ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("prior_type", gb.PRIOR_TYPES)
+@pytest.mark.parametrize("prior_type", bayes.PRIOR_TYPES)
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_elbo_never_decreases(seed_X, prior_type, seed):
-    fit = gb.fit_bayesian_gmm(
+    fit = bayes.fit_bayesian_gmm(
         seed_X,
         8,
         weight_concentration_prior_type=prior_type,
@@ -131,7 +129,7 @@ def test_elbo_is_the_exact_evidence_for_one_component(seed_X):
     # K = 1: q(mu, Lambda) is the exact Normal-Wishart posterior, so the bound is tight.
     X = seed_X[:50]
     N, D = X.shape
-    fit = gb.fit_bayesian_gmm(
+    fit = bayes.fit_bayesian_gmm(
         X, 1, weight_concentration_prior_type="dirichlet_distribution", smoothing=0.0, max_iter=3
     )
     p = fit.priors
@@ -153,33 +151,35 @@ def test_elbo_is_the_exact_evidence_for_one_component(seed_X):
 
 def test_kl_terms_vanish_at_the_prior_and_are_positive_elsewhere(seed_X):
     K, D = 3, 2
-    for prior_type in gb.PRIOR_TYPES:
-        p = gb.make_priors(seed_X, K, prior_type, weight_concentration_prior=0.7)
+    for prior_type in bayes.PRIOR_TYPES:
+        p = bayes.make_priors(seed_X, K, prior_type, weight_concentration_prior=0.7)
         nk0 = np.zeros(K)
-        conc0 = gb.update_weight_concentration(nk0, p)
+        conc0 = bayes.update_weight_concentration(nk0, p)
         if prior_type == "dirichlet_process":  # q = prior: Beta(1, alpha_0) for every stick
             np.testing.assert_allclose(conc0, (np.ones(K), np.full(K, 0.7)))
-        assert abs(gb.kl_weights(conc0, p)) < 1e-12
-        assert gb.kl_weights(gb.update_weight_concentration(np.array([5.0, 1.0, 0.5]), p), p) > 0
+        assert abs(bayes.kl_weights(conc0, p)) < 1e-12
+        assert (
+            bayes.kl_weights(bayes.update_weight_concentration(np.array([5.0, 1.0, 0.5]), p), p) > 0
+        )
     at_prior = {
         "mean_precision": np.full(K, p.mean_precision_prior),
         "means": np.tile(p.mean_prior, (K, 1)),
         "degrees_of_freedom": np.full(K, p.degrees_of_freedom_prior),
         "covariances": np.tile(p.covariance_prior / p.degrees_of_freedom_prior, (K, 1, 1)),
     }
-    assert abs(gb.kl_gaussian_wishart(at_prior, p)) < 1e-10
+    assert abs(bayes.kl_gaussian_wishart(at_prior, p)) < 1e-10
     moved = dict(at_prior, means=at_prior["means"] + 0.5, degrees_of_freedom=np.full(K, D + 3.0))
-    assert gb.kl_gaussian_wishart(moved, p) > 0
+    assert bayes.kl_gaussian_wishart(moved, p) > 0
 
 
 def test_elbo_terms_sum_to_the_elbo(seed_X):
     X = seed_X
-    p = gb.make_priors(X, 4)
-    resp = gb.initial_resp(X, 4, rng=0)
-    params = gb.vb_m_step(X, resp, p)
-    terms = gb.elbo_terms(X, resp, params, p)
+    p = bayes.make_priors(X, 4)
+    resp = bayes.initial_resp(X, 4, rng=0)
+    params = bayes.vb_m_step(X, resp, p)
+    terms = bayes.elbo_terms(X, resp, params, p)
     assert len(terms) == 4
-    assert np.isclose(sum(terms.values()), gb.elbo(X, resp, params, p), rtol=1e-14)
+    assert np.isclose(sum(terms.values()), bayes.elbo(X, resp, params, p), rtol=1e-14)
 
 
 def test_expected_log_gaussian_against_scipy(seed_X):
@@ -188,7 +188,7 @@ def test_expected_log_gaussian_against_scipy(seed_X):
     means = np.array([[0.0, 1.0], [2.0, -1.0]])
     covs = np.array([[[1.0, 0.3], [0.3, 2.0]], [[0.5, 0.0], [0.0, 0.2]]])
     big = np.full(2, 1e12)
-    ours = gb.expected_log_gaussian(X, means, covs, big, big)
+    ours = bayes.expected_log_gaussian(X, means, covs, big, big)
     ref = np.column_stack(
         [multivariate_normal(m, c).logpdf(X) for m, c in zip(means, covs, strict=True)]
     )
@@ -203,7 +203,7 @@ def test_expected_log_gaussian_against_scipy(seed_X):
 @pytest.mark.parametrize("seed", [0, 1, 2, 3])
 def test_map_log_posterior_never_decreases(seed):
     X = gh.sample_seed_data(rng=0)[0][::100]  # 20 points, K = 6: where smoothing struggles
-    fit = gb.fit_map_gmm(X, 6, init="random", rng=seed, tol=1e-10, max_iter=300)
+    fit = bayes.fit_map_gmm(X, 6, init="random", rng=seed, tol=1e-10, max_iter=300)
     lp = fit.log_posteriors
     assert fit.n_iter > 5
     assert np.all(np.diff(lp) >= -1e-10 * np.abs(lp).max())
@@ -212,15 +212,15 @@ def test_map_log_posterior_never_decreases(seed):
 
 def test_map_m_step_maximises_the_expected_log_posterior(seed_X):
     X = seed_X[:60]
-    p = gb.make_priors(X, 3, "dirichlet_distribution", weight_concentration_prior=2.0)
+    p = bayes.make_priors(X, 3, "dirichlet_distribution", weight_concentration_prior=2.0)
     rng = np.random.default_rng(0)
     resp = rng.dirichlet(np.ones(3), size=len(X))
 
     def objective(w, m, c):  # E_q[log p(X, Z | theta)] + log p(theta)
         log_n = np.column_stack([multivariate_normal(m[k], c[k]).logpdf(X) for k in range(3)])
-        return np.sum(resp * (np.log(w) + log_n)) + gb.log_prior(w, m, c, p)
+        return np.sum(resp * (np.log(w) + log_n)) + bayes.log_prior(w, m, c, p)
 
-    w, m, c = gb.map_m_step(X, resp, p)
+    w, m, c = bayes.map_m_step(X, resp, p)
     best = objective(w, m, c)
     for _ in range(20):
         a = rng.standard_normal((2, 2)) * 0.02
@@ -233,9 +233,9 @@ def test_map_m_step_maximises_the_expected_log_posterior(seed_X):
 def test_map_without_prior_strength_is_maximum_likelihood(seed_X):
     # beta_0 -> 0, Psi -> 0, nu_0 = -D - 2 (formally), alpha_0 = 1: the ML M-step.
     X = seed_X
-    resp = gb.initial_resp(X, 3, rng=0)
-    p = gb.Priors("dirichlet_distribution", 1.0, 1e-300, X.mean(0), -4.0, np.zeros((2, 2)))
-    w, m, c = gb.map_m_step(X, resp, p)
+    resp = bayes.initial_resp(X, 3, rng=0)
+    p = bayes.Priors("dirichlet_distribution", 1.0, 1e-300, X.mean(0), -4.0, np.zeros((2, 2)))
+    w, m, c = bayes.map_m_step(X, resp, p)
     ml = gh.m_step(X, resp, smoothing=0)
     for ours, theirs in zip((w, m, c), ml, strict=True):
         np.testing.assert_allclose(ours, theirs, rtol=1e-9)
@@ -273,35 +273,24 @@ def test_bad_input_is_a_clear_value_error(seed_X, kwargs, match):
     args = {"X": seed_X, "n_components": 3}
     args.update(kwargs)
     with pytest.raises(ValueError, match=match) as err:
-        gb.fit_bayesian_gmm(args.pop("X"), args.pop("n_components"), **args)
+        bayes.fit_bayesian_gmm(args.pop("X"), args.pop("n_components"), **args)
     assert "expected" in str(err.value) and "try" in str(err.value)
 
 
 def test_map_refuses_a_dirichlet_without_mode(seed_X):
     with pytest.raises(ValueError, match="no mode"):
-        gb.fit_map_gmm(seed_X, 3, weight_concentration_prior=0.5)
-
-
-@pytest.mark.parametrize(
-    "code",
-    [
-        "import gmm_bayes, gmm_helpers; assert gmm_helpers.fit_bayesian_gmm",
-        "import gmm_helpers as gh; assert gh.fit_bayesian_gmm.__module__ == 'gmm_bayes'",
-    ],
-)
-def test_either_module_can_be_imported_first(code):
-    subprocess.run([sys.executable, "-c", code], check=True)
+        bayes.fit_map_gmm(seed_X, 3, weight_concentration_prior=0.5)
 
 
 def test_explorer_shows_a_message_not_a_traceback(monkeypatch):
-    box = gb.concentration_explorer(n_samples=50)
+    box = bayes.concentration_explorer(n_samples=50)
     assert box.state["n_updates"] == 1
     assert "<img" in box.children[1].value
 
     def broken(*args, **kwargs):
         raise ValueError("expected something, got nothing; try again")
 
-    monkeypatch.setattr(gb, "concentration_figure", broken)
+    monkeypatch.setattr(bayes, "concentration_figure", broken)
     box.controls["weight_concentration_prior"].value = 10.0
     assert box.state["n_updates"] == 2
     texts = [t.get_text() for t in box.state["figure"].texts]

@@ -1,11 +1,9 @@
-"""Unit tests for gmm_bernoulli, the mixture of multivariate Bernoullis of notebook 10.
+"""Unit tests for gmm.bernoulli, the mixture of multivariate Bernoullis of notebook 10.
 
 References: scipy.stats.bernoulli for the densities, plain Python loops over n, k and d for
 the E- and M-steps and the EM loop, and the EM guarantee (the log-likelihood never decreases).
 """
 
-import subprocess
-import sys
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -15,8 +13,7 @@ from scipy.optimize import minimize_scalar
 from scipy.special import logsumexp
 from scipy.stats import bernoulli
 
-import gmm_bernoulli as gb
-import gmm_helpers as gh
+from gmm import bernoulli as bm
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -76,7 +73,7 @@ def test_log_density_matches_scipy(seed):
     X = random_binary(rng)
     _, means = random_parameters(rng, K=4)
     expected = scipy_log_joint(X, np.ones(4), means)
-    np.testing.assert_allclose(gb.log_bernoulli_density(X, means), expected, rtol=1e-12)
+    np.testing.assert_allclose(bm.log_bernoulli_density(X, means), expected, rtol=1e-12)
 
 
 def test_log_density_at_the_edges_matches_scipy():
@@ -84,7 +81,7 @@ def test_log_density_at_the_edges_matches_scipy():
     X = np.array([[0, 1, 0], [1, 1, 0], [0, 0, 1], [0, 1, 1]], dtype=float)
     means = np.array([[0.0, 1.0, 0.5], [0.3, 1.0, 0.0], [0.2, 0.6, 0.9]])
     expected = scipy_log_joint(X, np.ones(3), means)
-    got = gb.log_bernoulli_density(X, means)
+    got = bm.log_bernoulli_density(X, means)
     assert np.isneginf(expected).any() and np.isfinite(expected).any()
     np.testing.assert_array_equal(np.isneginf(got), np.isneginf(expected))
     finite = np.isfinite(expected)
@@ -97,12 +94,12 @@ def test_e_step_matches_scipy(seed):
     X = random_binary(rng)
     weights, means = random_parameters(rng)
     log_joint = scipy_log_joint(X, weights, means)
-    resp, ll = gb.bernoulli_e_step(X, weights, means)
+    resp, ll = bm.bernoulli_e_step(X, weights, means)
     np.testing.assert_allclose(resp, np.exp(log_joint - logsumexp(log_joint, axis=1)[:, None]))
     np.testing.assert_allclose(resp.sum(axis=1), 1.0)
     assert ll == pytest.approx(logsumexp(log_joint, axis=1).sum(), rel=1e-12)
     fit = (weights, means)
-    np.testing.assert_allclose(gb.bernoulli_score_samples(X, fit), logsumexp(log_joint, axis=1))
+    np.testing.assert_allclose(bm.bernoulli_score_samples(X, fit), logsumexp(log_joint, axis=1))
 
 
 def test_e_step_survives_huge_log_densities():
@@ -112,7 +109,7 @@ def test_e_step_survives_huge_log_densities():
     weights, means = random_parameters(rng, K=3, D=2000)
     log_joint = scipy_log_joint(X, weights, means)
     assert np.all(np.exp(log_joint) == 0)
-    resp, ll = gb.bernoulli_e_step(X, weights, means)
+    resp, ll = bm.bernoulli_e_step(X, weights, means)
     assert np.all(np.isfinite(resp))
     assert ll == pytest.approx(logsumexp(log_joint, axis=1).sum(), rel=1e-12)
 
@@ -122,7 +119,7 @@ def test_m_step_matches_loops(smoothing):
     rng = np.random.default_rng(1)
     X = random_binary(rng, N=30, D=5)
     resp = rng.dirichlet(np.ones(3), size=30)
-    weights, means = gb.bernoulli_m_step(X, resp, smoothing=smoothing)
+    weights, means = bm.bernoulli_m_step(X, resp, smoothing=smoothing)
     for k in range(3):
         nk = sum(resp[n, k] for n in range(30))
         assert weights[k] == pytest.approx(nk / 30)
@@ -137,7 +134,7 @@ def test_m_step_is_the_map_estimate_under_a_beta_prior():
     X = random_binary(rng, N=25, D=4)
     resp = rng.dirichlet(np.ones(2), size=25)
     s = 0.7
-    _, means = gb.bernoulli_m_step(X, resp, smoothing=s)
+    _, means = bm.bernoulli_m_step(X, resp, smoothing=s)
     for k, d in [(0, 0), (1, 3)]:
 
         def minus_log_posterior(mu, k=k, d=d):
@@ -158,20 +155,20 @@ def test_fit_matches_a_brute_force_loop_from_the_same_start(smoothing):
     rng = np.random.default_rng(3)
     X = random_binary(rng, N=40, D=6)
     start = random_parameters(rng, K=3, D=6)
-    fit = gh.fit_bernoulli_mixture(X, 3, init=start, tol=0, max_iter=6, smoothing=smoothing)
+    fit = bm.fit_bernoulli_mixture(X, 3, init=start, tol=0, max_iter=6, smoothing=smoothing)
     weights, means, lls = loop_em(X, *start, n_iter=6, smoothing=smoothing)
     assert fit.n_iter == 6 and not fit.converged
     np.testing.assert_allclose(fit.weights, weights, rtol=1e-10)
     np.testing.assert_allclose(fit.means, means, rtol=1e-10)
     np.testing.assert_allclose(fit.log_likelihoods, lls, rtol=1e-12)
-    np.testing.assert_allclose(fit.resp, gb.bernoulli_e_step(X, weights, means)[0], rtol=1e-10)
+    np.testing.assert_allclose(fit.resp, bm.bernoulli_e_step(X, weights, means)[0], rtol=1e-10)
 
 
 @pytest.mark.parametrize("seed", range(5))
 def test_log_likelihood_never_decreases(seed):
     rng = np.random.default_rng(seed)
     X = random_binary(rng, N=200, D=16)
-    fit = gb.fit_bernoulli_mixture(X, 4, smoothing=0, tol=0, max_iter=60, rng=seed)
+    fit = bm.fit_bernoulli_mixture(X, 4, smoothing=0, tol=0, max_iter=60, rng=seed)
     # rounding noise of a sum of 200 logarithms is far below 1e-9 of the total
     assert np.diff(fit.log_likelihoods).min() >= -1e-9 * abs(fit.log_likelihoods[-1])
     assert fit.log_likelihoods[-1] > fit.log_likelihoods[0]
@@ -181,7 +178,7 @@ def test_smoothed_em_never_lowers_the_log_posterior():
     rng = np.random.default_rng(4)
     X = random_binary(rng, N=150, D=12)
     s = 0.5
-    fit = gb.fit_bernoulli_mixture(X, 3, smoothing=s, tol=0, max_iter=30, rng=0)
+    fit = bm.fit_bernoulli_mixture(X, 3, smoothing=s, tol=0, max_iter=30, rng=0)
     # replay the run: log-likelihood + log Beta(1 + s, 1 + s) prior, before every M-step
     weights, means = (
         1 / 3 * np.ones(3),
@@ -189,9 +186,9 @@ def test_smoothed_em_never_lowers_the_log_posterior():
     )
     log_posteriors = []
     for _ in range(30):
-        resp, ll = gb.bernoulli_e_step(X, weights, means)
+        resp, ll = bm.bernoulli_e_step(X, weights, means)
         log_posteriors.append(ll + s * (np.log(means) + np.log1p(-means)).sum())
-        weights, means = gb.bernoulli_m_step(X, resp, smoothing=s)
+        weights, means = bm.bernoulli_m_step(X, resp, smoothing=s)
     np.testing.assert_allclose(weights, fit.weights)
     assert np.diff(log_posteriors).min() >= -1e-9 * abs(log_posteriors[-1])
 
@@ -199,27 +196,27 @@ def test_smoothed_em_never_lowers_the_log_posterior():
 def test_stopping_rule_and_random_start():
     rng = np.random.default_rng(5)
     X = random_binary(rng, N=100, D=8)
-    assert gb.fit_bernoulli_mixture(X, 2, tol=0, max_iter=7, rng=0).n_iter == 7
-    loose = gb.fit_bernoulli_mixture(X, 2, tol=1e9, rng=0)
+    assert bm.fit_bernoulli_mixture(X, 2, tol=0, max_iter=7, rng=0).n_iter == 7
+    loose = bm.fit_bernoulli_mixture(X, 2, tol=1e9, rng=0)
     assert loose.n_iter == 2 and loose.converged
-    fit = gb.fit_bernoulli_mixture(X, 2, rng=0, max_iter=200)
+    fit = bm.fit_bernoulli_mixture(X, 2, rng=0, max_iter=200)
     assert fit.converged
     lls = fit.log_likelihoods / len(X)
     assert abs(lls[-1] - lls[-2]) < 1e-3 <= abs(lls[-2] - lls[-3])
     # the same seed, the same fit; the start is K distinct rows with 0 -> 1/4 and 1 -> 3/4
-    np.testing.assert_array_equal(fit.means, gb.fit_bernoulli_mixture(X, 2, rng=0).means)
-    first = gb.fit_bernoulli_mixture(X, 3, rng=1, max_iter=1, smoothing=0)
+    np.testing.assert_array_equal(fit.means, bm.fit_bernoulli_mixture(X, 2, rng=0).means)
+    first = bm.fit_bernoulli_mixture(X, 3, rng=1, max_iter=1, smoothing=0)
     rows = np.random.default_rng(1).choice(100, size=3, replace=False)
     start = (np.full(3, 1 / 3), 0.25 + 0.5 * X[rows])
-    assert first.log_likelihoods[0] == pytest.approx(gb.bernoulli_e_step(X, *start)[1])
+    assert first.log_likelihoods[0] == pytest.approx(bm.bernoulli_e_step(X, *start)[1])
 
 
 def test_fit_on_data_from_a_known_mixture_recovers_it():
     rng = np.random.default_rng(6)
     weights = np.array([0.3, 0.7])
     means = np.array([[0.9, 0.9, 0.1, 0.1, 0.8, 0.2], [0.1, 0.2, 0.9, 0.8, 0.2, 0.9]])
-    X, _ = gb.sample_bernoulli_mixture(weights, means, 4000, rng=rng)
-    fit = gb.fit_bernoulli_mixture(X, 2, rng=0, tol=1e-8, max_iter=500)
+    X, _ = bm.sample_bernoulli_mixture(weights, means, 4000, rng=rng)
+    fit = bm.fit_bernoulli_mixture(X, 2, rng=0, tol=1e-8, max_iter=500)
     order = np.argsort(fit.weights)
     np.testing.assert_allclose(fit.weights[order], weights, atol=0.03)
     np.testing.assert_allclose(fit.means[order], means, atol=0.05)
@@ -228,7 +225,7 @@ def test_fit_on_data_from_a_known_mixture_recovers_it():
 def test_samples_follow_the_mixture():
     weights = np.array([0.25, 0.75])
     means = np.array([[0.0, 1.0, 0.5], [1.0, 0.2, 0.5]])
-    X, labels = gb.sample_bernoulli_mixture(weights, means, 20000, rng=0)
+    X, labels = bm.sample_bernoulli_mixture(weights, means, 20000, rng=0)
     assert set(np.unique(X)) <= {0.0, 1.0}
     assert np.mean(labels == 0) == pytest.approx(0.25, abs=0.02)
     for k in range(2):
@@ -268,51 +265,42 @@ def test_bad_input_is_a_clear_value_error(kwargs, message):
     args.update(kwargs)
     X, K = args.pop("X"), args.pop("n_components")
     with pytest.raises(ValueError, match=message) as info:
-        gb.fit_bernoulli_mixture(X, K, **args)
+        bm.fit_bernoulli_mixture(X, K, **args)
     assert "expected" in str(info.value) and "try" in str(info.value)
 
 
 def test_bad_input_to_the_steps():
     X = np.array([[0, 1], [1, 1], [1, 0]], dtype=float)
     with pytest.raises(ValueError, match="resp of shape"):
-        gb.bernoulli_m_step(X, np.ones((2, 2)) / 2)
+        bm.bernoulli_m_step(X, np.ones((2, 2)) / 2)
     with pytest.raises(ValueError, match="rows sum to 1"):
-        gb.bernoulli_m_step(X, np.ones((3, 2)))
+        bm.bernoulli_m_step(X, np.ones((3, 2)))
     with pytest.raises(ValueError, match="N_k = 0"):
-        gb.bernoulli_m_step(X, np.array([[1.0, 0.0]] * 3), smoothing=0)
+        bm.bernoulli_m_step(X, np.array([[1.0, 0.0]] * 3), smoothing=0)
     with pytest.raises(ValueError, match="possible under some component"):
-        gb.bernoulli_e_step(X, [1.0], [[0.0, 1.0]])
+        bm.bernoulli_e_step(X, [1.0], [[0.0, 1.0]])
     with pytest.raises(ValueError, match="means of shape"):
-        gb.log_bernoulli_density(X, [0.5, 0.5])
+        bm.log_bernoulli_density(X, [0.5, 0.5])
     with pytest.raises(ValueError, match="BernoulliMixtureFit"):
-        gb.bernoulli_score_samples(X, "fit")
+        bm.bernoulli_score_samples(X, "fit")
     with pytest.raises(ValueError, match="n_samples"):
-        gb.sample_bernoulli_mixture([1.0], [[0.5, 0.5]], 0)
+        bm.sample_bernoulli_mixture([1.0], [[0.5, 0.5]], 0)
 
 
 def test_an_empty_component_with_smoothing_takes_the_prior_mode():
     X = np.array([[0, 1], [1, 1], [1, 0]], dtype=float)
-    weights, means = gb.bernoulli_m_step(X, np.array([[1.0, 0.0]] * 3), smoothing=0.1)
+    weights, means = bm.bernoulli_m_step(X, np.array([[1.0, 0.0]] * 3), smoothing=0.1)
     np.testing.assert_allclose(means[1], 0.5)  # no data: the prior's mode
     assert weights[1] == 0
 
 
-@pytest.mark.parametrize("first", ["gmm_bernoulli", "gmm_helpers"])
-def test_either_module_can_be_imported_first(first):
-    code = (
-        f"import {first}; import gmm_helpers as gh, gmm_bernoulli as gb; "
-        "assert gh.fit_bernoulli_mixture is gb.fit_bernoulli_mixture"
-    )
-    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
-
-
 def test_plot_helpers_return_their_axes():
     images = np.random.default_rng(0).random((12, 64))
-    ax = gb.plot_images(images, n_cols=5, titles=[str(i) for i in range(12)])
+    ax = bm.plot_images(images, n_cols=5, titles=[str(i) for i in range(12)])
     assert ax.images[0].get_array().shape == (3 * 11 - 3, 5 * 9 - 1)
     assert len(ax.texts) == 12
-    ax = gb.plot_counts(np.array([[3, 0], [1, 5]]))
+    ax = bm.plot_counts(np.array([[3, 0], [1, 5]]))
     assert [t.get_text() for t in ax.texts] == ["3", "1", "5"]
-    ax = gb.show_image(np.zeros((4, 5, 3)), title="t")
+    ax = bm.show_image(np.zeros((4, 5, 3)), title="t")
     assert ax.get_title() == "t" and ax.images
     plt.close("all")

@@ -1,4 +1,4 @@
-"""gmm_engine computes what the plain functions of gmm_helpers compute: the blocked E-step
+"""gmm.engine computes what the plain functions of gmm_helpers compute: the blocked E-step
 (one block, many blocks, odd block boundaries), its sums of Eq. (9.1) and the M-step from
 them, the threaded chunked pass, for the four covariance types and both kernels (quadratic
 features and Mahalanobis distances), to 1e-10."""
@@ -10,8 +10,8 @@ import pytest
 from scipy.special import logsumexp, softmax
 from threadpoolctl import threadpool_info
 
-import gmm_engine
 import gmm_helpers as gh
+from gmm import engine
 
 K, D = 3, 4
 TIGHT = dict(rtol=1e-10, atol=1e-12)
@@ -36,8 +36,8 @@ def parameters(covariance_type, seed=1):
 
 def plain_m_step_from_engine(X, params, smoothing, covariance_type, **kwargs):
     """The M-step, Eq. (9.2), from the engine's sums of Eq. (9.1) over X."""
-    YT, shift = gmm_engine.shifted_transpose(X)
-    nk, sy, syy, ll = gmm_engine.statistics(YT, params[0], params[1] - shift, params[2], **kwargs)
+    YT, shift = engine.shifted_transpose(X)
+    nk, sy, syy, ll = engine.statistics(YT, params[0], params[1] - shift, params[2], **kwargs)
     stats = gh.SufficientStatistics(nk, sy, syy, ll, X.shape[0], shift)
     return gh.m_step_from_statistics(stats, smoothing, covariance_type), ll
 
@@ -46,11 +46,11 @@ def plain_m_step_from_engine(X, params, smoothing, covariance_type, **kwargs):
 def kernel(request, monkeypatch):
     """Every pass of the test runs the given kernel, whatever the automatic choice."""
     features = request.param == "features"
-    monkeypatch.setattr(gmm_engine, "use_features", lambda *args: features)
+    monkeypatch.setattr(engine, "use_features", lambda *args: features)
     return request.param
 
 
-BLOCK = gmm_engine.block_columns(K, D)
+BLOCK = engine.block_columns(K, D)
 SIZES = [1, 2, BLOCK - 1, BLOCK, BLOCK + 1, 3 * BLOCK + 7]
 
 
@@ -58,8 +58,8 @@ SIZES = [1, 2, BLOCK - 1, BLOCK, BLOCK + 1, 3 * BLOCK + 7]
 @pytest.mark.parametrize("N", SIZES)
 def test_engine_e_step_equals_e_step(covariance_type, N, kernel):
     X, params = data(N), parameters(covariance_type)
-    YT, shift = gmm_engine.shifted_transpose(X)
-    resp, ll = gmm_engine.responsibilities(YT, params[0], params[1] - shift, params[2])
+    YT, shift = engine.shifted_transpose(X)
+    resp, ll = engine.responsibilities(YT, params[0], params[1] - shift, params[2])
     want_resp, want_ll = gh.e_step(X, *params)
     assert resp.shape == (K, N)
     np.testing.assert_allclose(resp.T, want_resp, **TIGHT)
@@ -82,16 +82,16 @@ def test_block_size_does_not_change_the_sums(kernel):
     X, params = data(5000), parameters("full")
     default, _ = plain_m_step_from_engine(X, params, 1e-2, "full")
     small, _ = plain_m_step_from_engine(X, params, 1e-2, "full", block_bytes=1)
-    assert gmm_engine.block_columns(K, D, block_bytes=1) == gmm_engine.MIN_BLOCK_COLUMNS
+    assert engine.block_columns(K, D, block_bytes=1) == engine.MIN_BLOCK_COLUMNS
     for a, b in zip(small, default, strict=True):
         np.testing.assert_allclose(a, b, **TIGHT)
 
 
 def test_blocks_cover_every_index_once():
     for n, size in [(1, 5), (5, 5), (6, 5), (17, 4)]:
-        covered = np.concatenate([np.arange(n)[s] for s in gmm_engine.blocks(n, size)])
+        covered = np.concatenate([np.arange(n)[s] for s in engine.blocks(n, size)])
         np.testing.assert_array_equal(covered, np.arange(n))
-        assert all(s.stop - s.start <= size for s in gmm_engine.blocks(n, size))
+        assert all(s.stop - s.start <= size for s in engine.blocks(n, size))
 
 
 @pytest.mark.parametrize("covariance_type", gh.COVARIANCE_TYPES)
@@ -100,7 +100,7 @@ def test_blocks_cover_every_index_once():
 def test_chunked_pass_equals_e_step_and_m_step(covariance_type, n_jobs, N, chunk_size, kernel):
     X, params = data(N), parameters(covariance_type)
     shift = X[:chunk_size].mean(axis=0)
-    with gmm_engine.chunked_pass(X, shift, K, chunk_size, n_jobs) as statistics:
+    with engine.chunked_pass(X, shift, K, chunk_size, n_jobs) as statistics:
         nk, sy, syy, ll = statistics(*params)
     stats = gh.SufficientStatistics(nk, sy, syy, ll, N, shift)
     got = gh.m_step_from_statistics(stats, 1e-2, covariance_type)
@@ -165,7 +165,7 @@ def tight_far_parameters(mahalanobis):
 
 
 def largest_mahalanobis2(X, params):
-    YT, shift = gmm_engine.shifted_transpose(X)
+    YT, shift = engine.shifted_transpose(X)
     chol = np.linalg.cholesky(params[2])
     offsets = np.linalg.solve(chol, (params[1] - shift)[:, :, None])[:, :, 0]
     return (offsets**2).sum(axis=1).max()
@@ -174,36 +174,36 @@ def largest_mahalanobis2(X, params):
 def test_features_kernel_keeps_1e_10_up_to_its_mahalanobis_limit():
     X, params = tight_far_parameters(45)
     m2 = largest_mahalanobis2(X, params)
-    assert 0.5 * gmm_engine.FEATURES_MAX_MAHALANOBIS2 < m2 <= gmm_engine.FEATURES_MAX_MAHALANOBIS2
-    YT, shift = gmm_engine.shifted_transpose(X)
+    assert 0.5 * engine.FEATURES_MAX_MAHALANOBIS2 < m2 <= engine.FEATURES_MAX_MAHALANOBIS2
+    YT, shift = engine.shifted_transpose(X)
     args = (YT, params[0], params[1] - shift, params[2])
-    assert gmm_engine.factors(*args[1:]).features  # the automatic choice, at the limit
-    resp, ll = gmm_engine.responsibilities(*args, features=True)
+    assert engine.factors(*args[1:]).features  # the automatic choice, at the limit
+    resp, ll = engine.responsibilities(*args, features=True)
     want_resp, want_ll = gh.e_step(X, *params)
     assert 0.01 < want_resp[:, 1].max() < 0.99  # mixed responsibilities: cancellation shows
     np.testing.assert_allclose(resp.T, want_resp, **TIGHT)
     np.testing.assert_allclose(ll, want_ll, rtol=1e-10)
-    got = gmm_engine.statistics(*args, features=True)
-    want = gmm_engine.statistics(*args, features=False)
+    got = engine.statistics(*args, features=True)
+    want = engine.statistics(*args, features=False)
     for a, b in zip(got, want, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12 * np.abs(b).max())
 
 
 def test_kernel_choice():
     X, params = tight_far_parameters(100)  # far beyond the limit: the distances kernel
-    YT, shift = gmm_engine.shifted_transpose(X)
-    assert not gmm_engine.factors(params[0], params[1] - shift, params[2]).features
+    YT, shift = engine.shifted_transpose(X)
+    assert not engine.factors(params[0], params[1] - shift, params[2]).features
     w, m, c = parameters("full")
-    assert gmm_engine.factors(w, m - m.mean(axis=0), c).features  # K = 3, D = 4: cheaper
+    assert engine.factors(w, m - m.mean(axis=0), c).features  # K = 3, D = 4: cheaper
     one = (np.ones(1), np.zeros((1, 50)), np.eye(50)[None])
-    assert not gmm_engine.factors(*one).features  # K = 1, D = 50: F = 1326 rows cost more
+    assert not engine.factors(*one).features  # K = 1, D = 50: F = 1326 rows cost more
 
 
 @pytest.mark.parametrize("spread", [1.0, 1e4])  # within exp's range of component 0, or not
 def test_normalise_is_softmax_and_logsumexp(spread):
     log_dens = np.random.default_rng(4).standard_normal((K, 500)) * spread
     resp = log_dens.copy()
-    ll = gmm_engine.normalise(resp)
+    ll = engine.normalise(resp)
     np.testing.assert_allclose(resp, softmax(log_dens, axis=0), rtol=1e-12, atol=1e-300)
     np.testing.assert_allclose(ll, logsumexp(log_dens, axis=0).sum(), rtol=1e-12)
 
@@ -213,7 +213,7 @@ def test_factors_refuse_a_covariance_without_cholesky_factor():
     c = c.copy()
     c[1] = -c[1]
     with pytest.raises(np.linalg.LinAlgError):
-        gmm_engine.factors(w, m, c)
+        engine.factors(w, m, c)
 
 
 def test_one_blas_thread_restores_the_limits_when_the_last_fit_ends():
@@ -228,7 +228,7 @@ def test_one_blas_thread_restores_the_limits_when_the_last_fit_ends():
 def limits_restore_in_any_order():
     before = blas_threads()
     assert set(before) != {1}
-    first, second = gmm_engine.one_blas_thread(), gmm_engine.one_blas_thread()
+    first, second = engine.one_blas_thread(), engine.one_blas_thread()
     first.__enter__()
     second.__enter__()
     first.__exit__(None, None, None)
@@ -240,7 +240,7 @@ def limits_restore_in_any_order():
 def test_error_in_a_thread_reaches_the_caller(monkeypatch):
     threads_before, blas_before = threading.active_count(), blas_threads()
     calls = []
-    piece_statistics = gmm_engine.piece_statistics
+    piece_statistics = engine.piece_statistics
 
     def failing(*args):
         calls.append(threading.current_thread())
@@ -248,7 +248,7 @@ def test_error_in_a_thread_reaches_the_caller(monkeypatch):
             raise RuntimeError("piece 3 failed")
         return piece_statistics(*args)
 
-    monkeypatch.setattr(gmm_engine, "piece_statistics", failing)
+    monkeypatch.setattr(engine, "piece_statistics", failing)
     X = gh.sample_seed_data(n_samples=40_000, rng=0)[0]
     with pytest.raises(RuntimeError, match="piece 3 failed"):
         gh.fit_gmm_chunked(X, 3, chunk_size=1000, n_jobs=2, rng=0)

@@ -1,4 +1,4 @@
-"""The interactive explorer (gmm_explorer, notebook 05): every slider combination gives a
+"""The interactive explorer (gmm.explorer, notebook 05): every slider combination gives a
 picture or a short message, never an exception, and the widgets redraw when a value changes."""
 
 import base64
@@ -12,12 +12,13 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+from gmm import explorer as gx  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-import gmm_explorer as gx  # noqa: E402
 import gmm_helpers as gh  # noqa: E402
+from gmm import plots as gp  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 GIF = ROOT / "docs" / "figures" / "em_converging.gif"
@@ -150,7 +151,7 @@ def test_three_fitted_components_take_their_true_clusters_colours():
     X, fit, _ = gx.fit_model()
     true_means = gh.seed_parameters(5.0)[1]
     ax_data = fig.axes[0]
-    base = gh.component_colors(3)
+    base = gp.component_colors(3)
     for ellipse in ax_data.patches:
         k = np.argmin(np.linalg.norm(fit.means - ellipse.center, axis=1))
         cluster = np.argmin(np.linalg.norm(true_means - fit.means[k], axis=1))
@@ -320,7 +321,7 @@ def test_scrubber_means_are_large_crosses_in_their_components_colours(run):
 
 def test_scrubber_colours_follow_the_true_clusters(run):
     """The component that ends on a true cluster has that cluster's colour throughout."""
-    assert np.allclose(run.colors, gh.aligned_colors(gh.seed_parameters(5.0)[1], run.fit.means))
+    assert np.allclose(run.colors, gp.aligned_colors(gh.seed_parameters(5.0)[1], run.fit.means))
 
 
 def test_scrubber_figure_out_of_range_is_a_message(run):
@@ -429,11 +430,11 @@ def test_em_animation_is_small_and_reproducible(tmp_path, run):
 
 def test_animation_numbers_iterations_as_the_scrubber_does(run):
     """Frame t is iteration t: the parameters it starts with and the log-likelihood its
-    E-step computes, plotted at t as gh.plot_log_likelihood and the scrubber plot it."""
+    E-step computes, plotted at t as gp.plot_log_likelihood and the scrubber plot it."""
     fig = Figure(figsize=(8, 3.6), dpi=40)
     frames = gx._AnimationFrames(run, fig)
     N, n_iter = len(run.X), run.fit.n_iter
-    reference = gh.plot_log_likelihood(
+    reference = gp.plot_log_likelihood(
         run.fit.log_likelihoods, ax=Figure().add_subplot(), per_sample=N
     ).lines[0]
     for t in (1, 2, n_iter):

@@ -20,6 +20,8 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture
 
 import gmm_helpers as gh
+from gmm import plots as gp
+from gmm.exercises import check_answer
 
 # Hypothesis runs the same examples every time (no random seed, no example database).
 PROPERTY = settings(
@@ -1003,24 +1005,24 @@ def test_fit_restarts_sorted_best_first(seed_data):
 
 
 def test_check_answer_verdicts(capsys):
-    assert gh.check_answer("Exercise 1", None, 1) is False
+    assert check_answer("Exercise 1", None, 1) is False
     assert "not attempted" in capsys.readouterr().out
-    assert gh.check_answer("Exercise 1", [1.0, 2.0], np.array([1, 2])) is True
+    assert check_answer("Exercise 1", [1.0, 2.0], np.array([1, 2])) is True
     assert "correct" in capsys.readouterr().out
-    assert gh.check_answer("Exercise 1", [1.0, 2.0 + 1e-9], [1, 2]) is True
-    assert gh.check_answer("Exercise 1", [1.0, 2.1], [1, 2]) is False
+    assert check_answer("Exercise 1", [1.0, 2.0 + 1e-9], [1, 2]) is True
+    assert check_answer("Exercise 1", [1.0, 2.1], [1, 2]) is False
     assert "not yet" in capsys.readouterr().out
-    assert gh.check_answer("Exercise 1", [1.0], [1, 2]) is False
-    assert gh.check_answer("Exercise 1", "abc", [1, 2]) is False
-    assert gh.check_answer("Exercise 1", [[1, 2], [3]], [1, 2]) is False
-    assert gh.check_answer("Exercise 1", 0.5, 0.5) is True
+    assert check_answer("Exercise 1", [1.0], [1, 2]) is False
+    assert check_answer("Exercise 1", "abc", [1, 2]) is False
+    assert check_answer("Exercise 1", [[1, 2], [3]], [1, 2]) is False
+    assert check_answer("Exercise 1", 0.5, 0.5) is True
 
 
 def test_check_answer_requires_the_expected_shape(capsys):
     """A learner's (D, D) identity for the (K, D, D) initial covariances, or one scalar for K
     equal weights, is not the answer, though numpy would broadcast it."""
-    assert gh.check_answer("Exercise", np.eye(2), np.stack([np.eye(2)] * 3)) is False
-    assert gh.check_answer("Exercise", 1 / 3, np.full(3, 1 / 3)) is False
+    assert check_answer("Exercise", np.eye(2), np.stack([np.eye(2)] * 3)) is False
+    assert check_answer("Exercise", 1 / 3, np.full(3, 1 / 3)) is False
 
 
 # ---------------------------------------------------------------------------
@@ -1044,7 +1046,7 @@ def ellipses(ax):
 
 def test_component_colors():
     for K in (1, 3, 10, 11, 25):
-        colors = gh.component_colors(K)
+        colors = gp.component_colors(K)
         assert colors.shape == (K, 3)
         assert np.all((colors >= 0) & (colors <= 1))
         assert len({tuple(np.round(c, 6)) for c in colors}) == K
@@ -1053,7 +1055,7 @@ def test_component_colors():
 @pytest.mark.parametrize("n_std", [(1,), (1, 2), (1, 2, 3), 2.0])
 def test_plot_ellipses_count_and_return(no_show, seed_fit, n_std):
     fig, ax = plt.subplots()
-    out = gh.plot_ellipses(seed_fit.means, seed_fit.covariances, ax=ax, n_std=n_std)
+    out = gp.plot_ellipses(seed_fit.means, seed_fit.covariances, ax=ax, n_std=n_std)
     assert out is ax
     assert len(ellipses(ax)) == 3 * len(np.atleast_1d(n_std))
     assert len(ax.lines) == 3  # one cross per mean
@@ -1066,7 +1068,7 @@ def test_plot_ellipses_lie_at_n_std_mahalanobis_distance(no_show):
     means = np.array([[1.0, -2.0], [4.0, 0.5]])
     covs = np.array([[[3.0, 1.2], [1.2, 1.0]], [[0.5, -0.3], [-0.3, 2.0]]])
     fig, ax = plt.subplots()
-    gh.plot_ellipses(means, covs, ax=ax, n_std=(1, 2.5), weights=[0.3, 0.7])
+    gp.plot_ellipses(means, covs, ax=ax, n_std=(1, 2.5), weights=[0.3, 0.7])
     patches = ellipses(ax)
     t = np.linspace(0, 2 * np.pi, 50)
     for (k, n), patch in zip([(0, 1), (0, 2.5), (1, 1), (1, 2.5)], patches, strict=True):
@@ -1084,11 +1086,11 @@ def test_plot_ellipses_lie_at_n_std_mahalanobis_distance(no_show):
 
 def test_plot_helpers_create_axes_when_none(no_show, seed_fit, seed_data):
     calls = [
-        lambda: gh.plot_ellipses(seed_fit.means, seed_fit.covariances),
-        lambda: gh.plot_responsibilities(seed_data, seed_fit.resp),
-        lambda: gh.plot_fit(seed_data, seed_fit),
-        lambda: gh.plot_log_likelihood(seed_fit.log_likelihoods),
-        lambda: gh.plot_density_contours(seed_fit, seed_data, grid_size=40),
+        lambda: gp.plot_ellipses(seed_fit.means, seed_fit.covariances),
+        lambda: gp.plot_responsibilities(seed_data, seed_fit.resp),
+        lambda: gp.plot_fit(seed_data, seed_fit),
+        lambda: gp.plot_log_likelihood(seed_fit.log_likelihoods),
+        lambda: gp.plot_density_contours(seed_fit, seed_data, grid_size=40),
     ]
     for call in calls:
         before = plt.get_fignums()
@@ -1103,7 +1105,7 @@ def test_plot_responsibilities_colours_are_blends(no_show):
     resp = np.array([[1.0, 0.0], [0.0, 1.0], [0.5, 0.5]])
     colors = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
     fig, ax = plt.subplots()
-    assert gh.plot_responsibilities(X, resp, ax=ax, colors=colors) is ax
+    assert gp.plot_responsibilities(X, resp, ax=ax, colors=colors) is ax
     (points,) = [c for c in ax.collections if isinstance(c, PathCollection)]
     np.testing.assert_allclose(points.get_offsets(), X)
     np.testing.assert_allclose(points.get_facecolors()[:, :3], resp @ colors)
@@ -1111,7 +1113,7 @@ def test_plot_responsibilities_colours_are_blends(no_show):
 
 def test_plot_fit_draws_points_ellipses_and_title(no_show, seed_fit, seed_data):
     fig, ax = plt.subplots()
-    assert gh.plot_fit(seed_data, seed_fit, ax=ax, n_std=(1, 2, 3), title="fit") is ax
+    assert gp.plot_fit(seed_data, seed_fit, ax=ax, n_std=(1, 2, 3), title="fit") is ax
     assert len(ellipses(ax)) == 3 * 3
     assert ax.get_title() == "fit"
     (points,) = [c for c in ax.collections if isinstance(c, PathCollection)]
@@ -1119,35 +1121,35 @@ def test_plot_fit_draws_points_ellipses_and_title(no_show, seed_fit, seed_data):
     # from a parameter tuple the responsibilities come from an E-step
     fig, ax = plt.subplots()
     params = (seed_fit.weights, seed_fit.means, seed_fit.covariances)
-    assert gh.plot_fit(seed_data, params, ax=ax) is ax
+    assert gp.plot_fit(seed_data, params, ax=ax) is ax
     assert len(ellipses(ax)) == 3 * 2
 
 
 def test_plot_log_likelihood(no_show, seed_fit):
     lls = seed_fit.log_likelihoods
     fig, ax = plt.subplots()
-    assert gh.plot_log_likelihood(lls, ax=ax, per_sample=2000, marker=2) is ax
+    assert gp.plot_log_likelihood(lls, ax=ax, per_sample=2000, marker=2) is ax
     line, dot = ax.lines
     np.testing.assert_allclose(line.get_xdata(), np.arange(1, len(lls) + 1))
     np.testing.assert_allclose(line.get_ydata(), lls / 2000)
     np.testing.assert_allclose(dot.get_xydata(), [[2, lls[1] / 2000]])
     assert "per point" in ax.get_ylabel() and ax.get_xlabel() == "iteration"
     fig, ax = plt.subplots()
-    gh.plot_log_likelihood(lls, ax=ax, marker=len(lls) + 5)  # out of range: no dot
+    gp.plot_log_likelihood(lls, ax=ax, marker=len(lls) + 5)  # out of range: no dot
     assert len(ax.lines) == 1
     np.testing.assert_allclose(ax.lines[0].get_ydata(), lls)
 
 
 def test_plot_fit_marker_size(no_show, seed_fit, seed_data):
     fig, ax = plt.subplots()
-    gh.plot_fit(seed_data, seed_fit, ax=ax, s=40)
+    gp.plot_fit(seed_data, seed_fit, ax=ax, s=40)
     points = [c for c in ax.collections if isinstance(c, PathCollection)]
     assert len(points) == 1 and np.all(points[0].get_sizes() == 40)
 
 
 def test_plot_log_likelihood_ticks_are_whole_iterations(no_show):
     fig, ax = plt.subplots()
-    gh.plot_log_likelihood([-3.0, -2.0, -1.9], ax=ax)
+    gp.plot_log_likelihood([-3.0, -2.0, -1.9], ax=ax)
     fig.canvas.draw()
     ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
     assert ticks and all(float(t).is_integer() for t in ticks)
@@ -1157,41 +1159,41 @@ def test_plot_responsibilities_on_axes_sharing_x_and_y(no_show, seed_data):
     fig, axes = plt.subplots(1, 2, sharex=True, sharey=True)
     resp = np.full((len(seed_data), 2), 0.5)
     for ax in axes:
-        assert gh.plot_responsibilities(seed_data, resp, ax=ax) is ax
+        assert gp.plot_responsibilities(seed_data, resp, ax=ax) is ax
     fig.canvas.draw()  # matplotlib raises here for "datalim" on doubly shared axes
     assert axes[0].get_aspect() == 1.0
 
 
 def test_plot_density_contours(no_show, seed_fit, seed_data):
     fig, ax = plt.subplots()
-    assert gh.plot_density_contours(seed_fit, seed_data, ax=ax, levels=5, grid_size=50) is ax
+    assert gp.plot_density_contours(seed_fit, seed_data, ax=ax, levels=5, grid_size=50) is ax
     contours = [c for c in ax.collections if isinstance(c, ContourSet)]
     assert len(contours) == 1
     assert sum(isinstance(c, PathCollection) for c in ax.collections) == 1  # the data
     fig, ax = plt.subplots()
     params = (seed_fit.weights, seed_fit.means, seed_fit.covariances)
-    assert gh.plot_density_contours(params, ax=ax, grid_size=30) is ax
+    assert gp.plot_density_contours(params, ax=ax, grid_size=30) is ax
     assert any(isinstance(c, ContourSet) for c in ax.collections)
 
 
 def test_check_answer_looks_up_the_exercise(monkeypatch, capsys):
     """Without ``expected`` the value comes from exercises.py, by the exercise's name."""
-    import exercises
+    from gmm import exercises
 
     monkeypatch.setitem(exercises._EXERCISES, "99.1", (lambda: np.array([1.0, 2.0]), 1e-6, 0.0))
-    assert gh.check_answer("99.1", [1.0, 2.0]) is True
+    assert check_answer("99.1", [1.0, 2.0]) is True
     assert "Exercise 99.1: correct!" in capsys.readouterr().out
-    assert gh.check_answer("99.1", [1.0, 2.1]) is False
+    assert check_answer("99.1", [1.0, 2.1]) is False
     assert "2.0" not in capsys.readouterr().out  # the verdict never shows the answer
     with pytest.raises(ValueError, match="expected an exercise name"):
-        gh.check_answer("99.9", 1.0)
+        check_answer("99.9", 1.0)
 
 
 def test_aligned_colors_follow_the_reference(no_show):
     """Permuting the fitted components permutes their colours with them."""
     ref = np.array([[0.0, 0.0], [5.0, 5.0], [0.0, 5.0]])
     perm = np.array([2, 0, 1])
-    colors = gh.aligned_colors(ref, ref[perm] + 0.1)
-    np.testing.assert_array_equal(colors[np.argsort(perm)], gh.component_colors(3))
-    ax = gh.plot_responsibilities(ref, np.eye(3))
+    colors = gp.aligned_colors(ref, ref[perm] + 0.1)
+    np.testing.assert_array_equal(colors[np.argsort(perm)], gp.component_colors(3))
+    ax = gp.plot_responsibilities(ref, np.eye(3))
     assert ax.get_xlabel() == "$x_1$" and ax.get_ylabel() == "$x_2$"

@@ -27,7 +27,10 @@ from numbers import Real
 import numpy as np
 from scipy.special import betaln, digamma, gammaln, logsumexp
 
-from gmm_checks import check_count, check_K, check_number, check_resp, check_rng, check_X
+import gmm_helpers as gh
+from gmm import explorer as gx
+from gmm import plots as gp
+from gmm.checks import check_count, check_K, check_number, check_resp, check_rng, check_X
 
 PRIOR_TYPES = ("dirichlet_process", "dirichlet_distribution")
 INITS = ("kmeans++", "random")
@@ -169,8 +172,6 @@ def initial_resp(X, n_components, init="kmeans++", rng=None):
     of ``gmm_helpers.fit_gmm``); "random": the same with K distinct data points drawn
     at random as centres; an (N, K) array is checked and returned.
     """
-    import gmm_helpers as gh
-
     X = _check_X(X)
     N = X.shape[0]
     K = check_K(n_components, N)
@@ -293,8 +294,6 @@ def log_prior(weights, means, covariances, priors):
 
 def log_posterior(X, weights, means, covariances, priors):
     """log p(X | theta) + log p(theta), Eq. (11.1): what MAP EM climbs (up to a constant)."""
-    import gmm_helpers as gh
-
     log_l = gh.score_samples(X, (weights, means, covariances)).sum()
     return float(log_l + log_prior(weights, means, covariances, priors))
 
@@ -346,8 +345,6 @@ def fit_map_gmm(
     -------
     MAPFit
     """
-    import gmm_helpers as gh
-
     X = _check_X(X)
     if not _is_real(weight_concentration_prior) or not weight_concentration_prior >= 1:
         raise ValueError(
@@ -862,10 +859,8 @@ def survivor_colors(weights, means, reference_means=None, share=SURVIVAL_SHARE):
     """
     from scipy.optimize import linear_sum_assignment
 
-    import gmm_helpers as gh
-
     K = len(weights)
-    palette = gh.component_colors(max(K, 0 if reference_means is None else len(reference_means)))
+    palette = gp.component_colors(max(K, 0 if reference_means is None else len(reference_means)))
     colors = np.empty((K, 3))
     free = list(range(len(palette)))
     taken = {}
@@ -888,13 +883,11 @@ def plot_bayesian_fit(X, fit, ax=None, reference_means=None, share=SURVIVAL_SHAR
     survivor takes the colour of the true cluster it matches (``survivor_colors``).
     Returns the axes.
     """
-    import gmm_helpers as gh
-
     ax = _new_axes() if ax is None else ax
     colors = survivor_colors(fit.weights, fit.means, reference_means, share)
-    gh.plot_responsibilities(X, fit.resp, ax=ax, colors=colors, s=s)
+    gp.plot_responsibilities(X, fit.resp, ax=ax, colors=colors, s=s)
     alive = survivors(fit.weights, share)
-    gh.plot_ellipses(
+    gp.plot_ellipses(
         fit.means[alive], fit.covariances[alive], ax=ax, n_std=(1, 2), colors=colors[alive]
     )
     ax.set_xlabel("$x_1$")
@@ -939,8 +932,6 @@ def concentration_figure(weight_concentration_prior=1e-2, n_samples=2000, n_comp
     """
     from matplotlib.figure import Figure
 
-    import gmm_helpers as gh
-
     X, _ = gh.sample_seed_data(n_samples=n_samples, rng=0)
     true_means = gh.seed_parameters()[1]
     fit = fit_bayesian_gmm(
@@ -966,12 +957,10 @@ def concentration_figure(weight_concentration_prior=1e-2, n_samples=2000, n_comp
 def concentration_explorer(weight_concentration_prior=1e-2, n_samples=2000, rng=2):
     """A log-scale slider for alpha_0 and a choice of N for ``concentration_figure``.
 
-    The course's explorer (``gmm_explorer``): an error shows as a message, never a
+    The course's explorer (``gmm.explorer``): an error shows as a message, never a
     traceback. Returns a VBox carrying ``.controls`` and ``.state`` (the last figure).
     """
     import ipywidgets as w
-
-    import gmm_explorer as gx
 
     style = {"description_width": "initial"}
     controls = {
@@ -1014,8 +1003,6 @@ def concentration_sweep(alphas, sizes=SIZES, n_components=10, rng=2):
     counts : ndarray of shape (len(sizes), len(alphas))
         Components owning more than 1 % of the points.
     """
-    import gmm_helpers as gh
-
     counts = np.empty((len(sizes), len(alphas)), dtype=int)
     for i, n in enumerate(sizes):
         X, _ = gh.sample_seed_data(n_samples=n, rng=0)

@@ -1,5 +1,5 @@
 """The course's plots: scatter plots coloured by responsibilities, covariance ellipses,
-log-likelihood curves and density contours (``gh.plot_fit``, ``gh.plot_ellipses``, ...).
+log-likelihood curves and density contours (``gp.plot_fit``, ``gp.plot_ellipses``, ...).
 
 Every ``plot_*`` helper takes ``ax=None`` (a new 5 x 5 inch figure) and returns the axes; none calls
 ``plt.show()``. ``gmm_helpers`` imports this module, so the helpers that need its mathematics
@@ -7,6 +7,8 @@ import it when they are called.
 """
 
 import numpy as np
+
+import gmm_helpers as gh
 
 
 def _axes(ax):
@@ -29,8 +31,6 @@ def component_colors(n_components):
 def aligned_colors(reference_means, means):
     """(K, 3) colours: component ``order[j]`` (``align_components``) gets colour j of
     ``component_colors``, so a cluster has the same colour in every figure (notebook 06)."""
-    import gmm_helpers as gh
-
     order = gh.align_components(reference_means, means)
     base = component_colors(len(order))
     colors = np.empty_like(base)
@@ -115,8 +115,6 @@ def plot_fit(X, fit, ax=None, n_std=(1, 2), title=None, s=6, reference_means=Non
     ``s`` is the points' marker size. With ``reference_means`` (K, 2), e.g. the true means,
     each component takes the colour of the reference it matches (``aligned_colors``).
     """
-    import gmm_helpers as gh
-
     ax = _axes(ax)
     weights, means, covariances = gh.as_parameters(fit)
     resp = fit.resp if isinstance(fit, gh.GMMFit) else None
@@ -160,8 +158,6 @@ def plot_log_likelihood(log_likelihoods, ax=None, per_sample=None, marker=None, 
 
 def plot_density_contours(fit, X=None, ax=None, levels=12, grid_size=200, margin=0.1, **kwargs):
     """Contours of log p(x), Eq. (1.1), of a fitted 2-D mixture, over X if given (notebook 08)."""
-    import gmm_helpers as gh
-
     ax = _axes(ax)
     weights, means, covariances = gh.as_parameters(fit)
     if X is not None:

@@ -10,7 +10,7 @@ follows an equation of that notebook, "Eq. (10.n)". Notation, as in ``gmm_helper
     resp     (N, K)  responsibilities gamma_nk = p(z_n = k | x_n)
     nk       (K,)    effective number of images N_k = sum_n gamma_nk
 
-``gmm_helpers`` imports ``fit_bernoulli_mixture`` from here (``gh.fit_bernoulli_mixture``);
+``gmm_helpers`` imports ``fit_bernoulli_mixture`` from here (``bm.fit_bernoulli_mixture``);
 this module imports nothing from ``gmm_helpers``, so either can be imported first.
 """
 
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import logsumexp
 
-from gmm_checks import check_count, check_K, check_number, check_resp, check_rng
+from gmm.checks import check_count, check_K, check_number, check_resp, check_rng
 
 # ---------------------------------------------------------------------------
 # Input checks: "expected ..., got ..., try ..."

@@ -13,7 +13,7 @@ shown twice), and never raises on a bad slider combination: the helpers'
   point, and how the smoothing floor stops its log-likelihood running away.
 - ``save_em_animation``: the GIF of EM converging (docs/figures/em_converging.gif).
 
-Iterations are numbered as in ``gh.plot_log_likelihood``: iteration t's E-step
+Iterations are numbered as in ``gp.plot_log_likelihood``: iteration t's E-step
 computes the log-likelihood of the parameters iteration t starts with, so the
 starting parameters' log-likelihood is that of iteration 1.
 """
@@ -32,6 +32,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 import gmm_helpers as gh
+from gmm import plots as gp
 
 # The smoothing slider: log scale down to 0, with readable labels.
 SMOOTHING_OPTIONS = [("0", 0.0)] + [(f"1e-{p}", 10.0**-p) for p in range(6, 0, -1)] + [("1", 1.0)]
@@ -110,8 +111,8 @@ def _draw_means(ax, means, colors, size=13):
 
 
 def _draw_model(ax, X, resp, weights, means, covariances, colors):
-    gh.plot_responsibilities(X, resp, ax=ax, colors=colors)
-    gh.plot_ellipses(means, covariances, ax=ax, n_std=(1, 2), colors=colors, weights=weights)
+    gp.plot_responsibilities(X, resp, ax=ax, colors=colors)
+    gp.plot_ellipses(means, covariances, ax=ax, n_std=(1, 2), colors=colors, weights=weights)
     _draw_means(ax, means, colors)
     ax.set_xlabel("x₁")
     ax.set_ylabel("x₂")
@@ -120,8 +121,8 @@ def _draw_model(ax, X, resp, weights, means, covariances, colors):
 def _component_colors(means, separation):
     """The true clusters' colours for a three-component fit of the seed data, else tab10."""
     if len(means) == 3:
-        return gh.aligned_colors(gh.seed_parameters(separation)[1], means)
-    return gh.component_colors(len(means))
+        return gp.aligned_colors(gh.seed_parameters(separation)[1], means)
+    return gp.component_colors(len(means))
 
 
 def _two_panels(fig, top=0.84):
@@ -299,7 +300,7 @@ def _fit_view(settings, title=True, fig=None):
     _draw_model(ax_data, X, fit.resp, fit.weights, fit.means, fit.covariances, colors)
     _data_limits(ax_data, X)
     ax_data.set_title("points coloured by responsibilities", fontsize=10, y=1.01)
-    gh.plot_log_likelihood(fit.log_likelihoods, ax=ax_ll, per_sample=len(X))
+    gp.plot_log_likelihood(fit.log_likelihoods, ax=ax_ll, per_sample=len(X))
     ax_ll.set_title("log-likelihood during EM", fontsize=10, y=1.01)
     if title:
         fig.suptitle(caption, fontsize=10.5)
@@ -456,7 +457,7 @@ def scrubber_figure(run=None, step=0, title=True):
     if kind == "E":
         _draw_model(ax_data, run.X, resp, *before, colors)
     else:
-        gh.plot_ellipses(before[1], before[2], ax=ax_data, n_std=(1, 2), colors=colors, ls="--")
+        gp.plot_ellipses(before[1], before[2], ax=ax_data, n_std=(1, 2), colors=colors, ls="--")
         _draw_model(ax_data, run.X, resp, *after, colors)
         for old, new, color in zip(before[1], after[1], colors, strict=True):
             ax_data.plot(*old, "o", ms=10, mfc="white", mec=color, mew=2.5, zorder=4)
@@ -471,7 +472,7 @@ def scrubber_figure(run=None, step=0, title=True):
     ax_data.set_title(
         f"half-step {step} (of 0-{run.n_half_steps - 1}): {kind}-step", fontsize=10, y=1.01
     )
-    gh.plot_log_likelihood(
+    gp.plot_log_likelihood(
         run.fit.log_likelihoods, ax=ax_ll, per_sample=len(run.X), marker=iteration
     )
     ax_ll.set_title("log-likelihood, computed in each E-step", fontsize=10, y=1.01)
@@ -719,7 +720,7 @@ class _AnimationFrames:
         self.resps = list(run.resps) + [run.fit.resp]
         self.per_point = run.fit.log_likelihoods / N
         self.ax_data, self.ax_ll = _two_panels(fig, top=0.86)
-        gh.plot_responsibilities(run.X, self.resps[0], ax=self.ax_data, colors=self.colors)
+        gp.plot_responsibilities(run.X, self.resps[0], ax=self.ax_data, colors=self.colors)
         self.points = self.ax_data.collections[0]
         self.ax_data.set_xlabel("x\u2081")
         self.ax_data.set_ylabel("x\u2082")
@@ -743,7 +744,7 @@ class _AnimationFrames:
         before = len(ax.patches), len(ax.lines)
         self.points.set_facecolors(np.clip(self.resps[frame - 1] @ self.colors, 0, 1))
         weights, means, covariances = self.run.fit.history[frame - 1]
-        gh.plot_ellipses(
+        gp.plot_ellipses(
             means, covariances, ax=ax, n_std=(1, 2), colors=self.colors, weights=weights
         )
         _draw_means(ax, means, self.colors, size=11)
