@@ -7,8 +7,9 @@ import io
 import statistics
 import time
 
-from gmm import explorer as gx
 from common import Report, file_version, markdown_table, verdict
+
+from gmm import explorer as gx
 
 TARGET_S = 0.2  # one update of the explorer's default case
 

@@ -12,12 +12,12 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-from gmm import explorer as gx  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 import gmm_helpers as gh  # noqa: E402
+from gmm import explorer as gx  # noqa: E402
 from gmm import plots as gp  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
