@@ -3,12 +3,13 @@
 #   make             create .venv if needed, then execute every notebook and render its page
 #   make test        every check below, then a summary: which steps passed, failed, were skipped
 #   make lint / format-check   ruff on the modules, tests and notebooks
-#   make unit        the unit tests (tests/, without the browser test)
-#   make browser     the explorer in headless Chromium (needs Debian's chromium, chromium-driver)
+#   make unit        the fast unit tests (plain pytest: not the browser and load tests)
+#   make browser     the tests marked browser or load: the explorer in headless Chromium
+#                    (Debian's chromium, chromium-driver) and the short load test
 #   make nbval       re-run every notebook and README.ipynb, compare with the saved outputs
 #   make nbval-one-thread  the same with one BLAS thread: a second floating-point path
 #   make check-docs  the committed pages match the committed notebooks (no execution)
-#   make bench       time EM (bench/bench_em.py)
+#   make bench       time EM (python -m bench.bench_em)
 #   make lab         JupyterLab on notebooks/
 #   make app         the interactive explorer as a Voila app on http://127.0.0.1:8866
 #   make load-test   10 simulated users on the app for a minute: bench/results/load_test.md
@@ -27,7 +28,6 @@ TESTS := $(wildcard tests/test_*.py tests/*_test.py)
 TEST_STEPS := lint format-check unit browser nbval nbval-one-thread check-docs
 # Where the steps of make test leave their JUnit reports and skip notes for its summary.
 TEST_DIR := build/test
-BROWSER_TEST := tests/test_explorer_browser.py
 NBVAL_NOTEBOOKS := $(NOTEBOOKS) $(wildcard README.ipynb)
 APP_NOTEBOOK := notebooks/05_interactive_explorer.ipynb
 APP_PORT := 8866
@@ -59,9 +59,9 @@ $(STAMP): requirements.txt pyproject.toml | $(PY)
 ## Building the course ------------------------------------------------------------------
 
 # Execute every notebook in place (fresh kernel, top to bottom), render docs/NAME.md,
-# then README.ipynb -> README.md. One notebook: $(PY) tools/build_notebooks.py NOTEBOOK
+# then README.ipynb -> README.md. One notebook: $(PY) -m tools.build_notebooks NOTEBOOK
 build: $(STAMP)
-	$(PY) tools/build_notebooks.py
+	$(PY) -m tools.build_notebooks
 
 ## Checks -------------------------------------------------------------------------------
 
@@ -99,11 +99,11 @@ format-check: $(STAMP)
 # pytest with a JUnit report; afterwards $(TEST_DIR)/STEP.notes names any test it skipped.
 # Keeps pytest's exit status. Use: $(call pytest_step,ARGUMENTS) in the recipe of STEP.
 pytest_step = @mkdir -p $(TEST_DIR); $(1) -rs --junitxml=$(TEST_DIR)/$@.xml; status=$$?; \
-	$(PY) tools/skipped_tests.py $(TEST_DIR)/$@.xml > $(TEST_DIR)/$@.notes; exit $$status
+	$(PY) -m tools.skipped_tests $(TEST_DIR)/$@.xml > $(TEST_DIR)/$@.notes; exit $$status
 
 unit: $(STAMP)
 ifneq ($(TESTS),)
-	$(call pytest_step,$(BIN)/pytest tests --ignore=$(BROWSER_TEST))
+	$(call pytest_step,$(BIN)/pytest tests)
 else
 	@mkdir -p $(TEST_DIR); echo "no tests/test_*.py yet" | tee $(TEST_DIR)/$@.skipped
 endif
@@ -112,7 +112,7 @@ endif
 # chromium is not installed (apt-get install chromium chromium-driver; .ci/run does this);
 # the checks of `make app` and the short load test run everywhere.
 browser: $(STAMP)
-	$(call pytest_step,$(BIN)/pytest $(BROWSER_TEST))
+	$(call pytest_step,$(BIN)/pytest tests -m "browser or load")
 
 # Re-runs every notebook (and README.ipynb) in a fresh kernel and compares the text outputs
 # with the saved ones. nbval-one-thread does it again with one BLAS/OpenMP thread, set in the
@@ -137,12 +137,12 @@ else
 endif
 
 check-docs: $(STAMP)
-	$(PY) tools/check_docs.py
+	$(PY) -m tools.check_docs
 
 ## Using the course ---------------------------------------------------------------------
 
 bench: $(STAMP)
-	$(PY) bench/bench_em.py
+	$(PY) -m bench.bench_em
 
 # Jupyter refuses to run as root without --allow-root (containers, CI machines).
 lab: $(STAMP)

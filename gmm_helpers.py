@@ -9,11 +9,12 @@ Each docstring names the equation and the notebook (chapter) that derives it. No
     resp         (N, K)     responsibilities gamma_nk = p(z_n = k | x_n)
     nk           (K,)       effective number of points N_k = sum_n gamma_nk
 
-``fit_gmm`` and ``fit_gmm_chunked`` run their E-steps on ``engine.py`` (chapter 9): the
-responsibilities and the sums of Eq. (9.1), block by block (on threads in the chunked EM),
-equal to the plain functions here (tests/test_engine.py); their M-step is Eq. (9.2), here. The
-input checks (``check_X``, ...) live in ``gmm_checks.py`` and the plots in ``gmm_plots.py``;
-``gp.plot_fit`` and the other plot helpers are imported from there.
+``fit_gmm`` is chapter 4's loop: the checks, the start, then ``em`` (``gmm/em.py``, chapter
+10's recipe) with the E-step and the M-step. Those two run over the sums of Eq. (9.1)
+(``sum_steps``): the E-step on ``gmm/engine.py`` (chapter 9), block by block (on threads in
+``fit_gmm_chunked``), equal to ``e_step`` and ``m_step`` here (tests/test_engine.py); the M-step
+is Eq. (9.2), here. The public functions check their input once, with ``gmm/checks.py``; the
+private ``_`` functions trust it. The plots are ``gmm/plots.py`` (``from gmm import plots as gp``).
 """
 
 from dataclasses import dataclass, field
@@ -23,10 +24,13 @@ from scipy.linalg import solve_triangular
 from scipy.optimize import linear_sum_assignment
 
 from gmm import engine
-from gmm.checks import (
-    COVARIANCE_TYPES,  # noqa: F401 (the notebooks loop over gh.COVARIANCE_TYPES)
+from gmm.checks import (  # noqa: F401 (the notebooks loop over gh.COVARIANCE_TYPES, gh.INITS)
+    COVARIANCE_TYPES,
+    INITS,
+    NK_EPS,
     check_count,
     check_K,
+    check_mixture,
     check_model,
     check_not_collapsed,
     check_number,
@@ -39,9 +43,6 @@ from gmm.checks import (
     has_cholesky,
 )
 from gmm.em import em
-
-INITS = ("kmeans++", "random")
-
 
 # ---------------------------------------------------------------------------
 # 01 The data and the generative story
@@ -119,11 +120,15 @@ def log_gaussian_density(X, means, covariances):
     log_density : ndarray of shape (N, K)
     """
     X = check_X(X)
-    means, covariances = check_parameters(None, means, covariances, X.shape[1])
+    _, means, _, chol = check_mixture(None, means, covariances, X.shape[1])
+    return _log_gaussian_density(X, means, chol)
+
+
+def _log_gaussian_density(X, means, chol):
+    """``log_gaussian_density`` from the Cholesky factors chol (K, D, D) of the covariances."""
     N, D = X.shape
     out = np.empty((N, means.shape[0]))
-    for k, (mean, cov) in enumerate(zip(means, covariances, strict=True)):
-        L = np.linalg.cholesky(cov)
+    for k, (mean, L) in enumerate(zip(means, chol, strict=True)):
         z = solve_triangular(L, (X - mean).T, lower=True)  # D, N
         log_det = 2 * np.log(np.diag(L)).sum()
         out[:, k] = -0.5 * (D * np.log(2 * np.pi) + log_det + (z**2).sum(axis=0))
@@ -156,11 +161,16 @@ def e_step(X, weights, means, covariances):
         sum_n log sum_k pi_k N(x_n | mu_k, Sigma_k).
     """
     X = check_X(X)
-    weights, means, covariances = check_parameters(weights, means, covariances, X.shape[1])
-    log_weighted = np.log(weights) + log_gaussian_density(X, means, covariances)  # N, K
-    log_px = logsumexp_rows(log_weighted.T)  # N: log p(x_n), Eq. (4.1)
+    weights, means, _, chol = check_mixture(weights, means, covariances, X.shape[1])
+    log_px, log_weighted = _log_px(X, weights, means, chol)  # N; N, K
     resp = np.exp(log_weighted - log_px[:, None])  # Eq. (3.2)
     return resp, float(log_px.sum())  # Eq. (3.1)
+
+
+def _log_px(X, weights, means, chol):
+    """log p(x_n), Eq. (4.1), shape (N,), and log pi_k N(x_n | mu_k, Sigma_k), shape (N, K)."""
+    log_weighted = np.log(weights) + _log_gaussian_density(X, means, chol)  # N, K
+    return logsumexp_rows(log_weighted.T), log_weighted
 
 
 # ---------------------------------------------------------------------------
@@ -184,10 +194,13 @@ def m_step(X, resp, smoothing=1e-2, covariance_type="full"):
     covariances) of shapes (K,), (K, D), (K, D, D)."""
     X = check_X(X)
     smoothing = check_model(covariance_type, smoothing)
-    resp = check_resp(resp, X.shape[0])
+    return _m_step(X, check_resp(resp, X.shape[0]), smoothing, covariance_type)
+
+
+def _m_step(X, resp, smoothing, covariance_type):
+    """``m_step`` on checked arguments."""
     (N, D), K = X.shape, resp.shape[1]
-    # As scikit-learn does: a component that owns no point keeps a finite mean.
-    nk = resp.sum(axis=0) + 10 * np.finfo(float).eps  # (3.3)
+    nk = resp.sum(axis=0) + NK_EPS  # (3.3); NK_EPS: an empty component keeps a finite mean
     means = resp.T @ X / nk[:, None]  # (3.4)
     scatter = np.empty((K, D, D))
     for k in range(K):
@@ -298,7 +311,7 @@ def _nearest(X, centres):
 
 
 def initial_parameters(
-    X, n_components, init="kmeans++", smoothing=1e-2, covariance_type="full", rng=None
+    X, n_components, init="kmeans++", smoothing=1e-2, *, covariance_type="full", rng=None
 ):
     """Starting (weights, means, covariances) for EM (notebooks 04, 06).
 
@@ -307,13 +320,16 @@ def initial_parameters(
     K distinct random data points as means, identity covariances and equal weights. A tuple
     (weights, means, covariances) is checked and returned as arrays."""
     X = check_X(X)
-    return _initial_parameters(X, n_components, init, smoothing, covariance_type, rng)
-
-
-def _initial_parameters(X, n_components, init, smoothing, covariance_type, rng, kmeans=None):
-    """``initial_parameters``; ``kmeans(K, rng)`` replaces the k-means++ start (chunked EM's)."""
-    N, D = X.shape
     smoothing = check_model(covariance_type, smoothing)
+    return _initial_parameters(
+        X, n_components, init, smoothing=smoothing, covariance_type=covariance_type, rng=rng
+    )
+
+
+def _initial_parameters(X, n_components, init, *, smoothing, covariance_type, rng, kmeans=None):
+    """``initial_parameters`` on checked X, smoothing and covariance_type (the rest is checked
+    here); ``kmeans(K, rng)`` replaces the k-means++ start (chunked EM's)."""
+    N, D = X.shape
     K = check_K(n_components, N)
     if isinstance(init, (tuple, list)):
         return check_start(init, K, D)
@@ -325,7 +341,7 @@ def _initial_parameters(X, n_components, init, smoothing, covariance_type, rng, 
         if kmeans is not None:
             return kmeans(K, rng)
         resp = np.eye(K)[_nearest(X, _kmeans_plusplus(X, K, rng))]  # N, K: one-hot
-        weights, means, covariances = m_step(X, resp, smoothing, covariance_type)
+        weights, means, covariances = _m_step(X, resp, smoothing, covariance_type)
         check_not_collapsed(covariances, smoothing, X.var(axis=0).mean())
         return weights, means, covariances
     raise ValueError(
@@ -372,22 +388,41 @@ def fit_gmm(
         Keep the parameters after every iteration in ``fit.history``.
     """
     X = check_X(X)
-    check_count(max_iter, "max_iter", 100)
-    check_number(tol, "tol", "tol=1e-3", low=0)
-    start = _initial_parameters(X, n_components, init, smoothing, covariance_type, rng)
-    e_step_sums, m_step_sums = sum_steps(X, float(smoothing), covariance_type)
+    smoothing = check_model(covariance_type, smoothing)
+    _check_iterations(max_iter, tol)
+    model = dict(smoothing=smoothing, covariance_type=covariance_type)
+    start = _initial_parameters(X, n_components, init, rng=rng, **model)
+    e_step_sums, m_step_sums = sum_steps(X, **model)
     run = em(
         start, e_step_sums, m_step_sums,
         n_points=X.shape[0], max_iter=max_iter, tol=tol, keep_history=keep_history,
     )  # fmt: skip
+    return _gmm_fit(run, responsibilities(X, *run.params), **model)
+
+
+def _check_iterations(max_iter, tol):
+    check_count(max_iter, "max_iter", 100)
+    check_number(tol, "tol", "tol=1e-3", low=0)
+
+
+def _gmm_fit(run, resp, *, smoothing, covariance_type):
+    """The ``GMMFit`` of an ``em`` run (``EMResult``) of the Gaussian mixture."""
     weights, means, covariances = run.params
     return GMMFit(
-        weights, means, covariances, responsibilities(X, weights, means, covariances),
-        run.objectives, run.n_iter, run.converged, covariance_type, float(smoothing), run.history,
-    )  # fmt: skip
+        weights=weights,
+        means=means,
+        covariances=covariances,
+        resp=resp,
+        log_likelihoods=run.objectives,
+        n_iter=run.n_iter,
+        converged=run.converged,
+        covariance_type=covariance_type,
+        smoothing=smoothing,
+        history=run.history,
+    )
 
 
-def sum_steps(X, smoothing, covariance_type, statistics=None):
+def sum_steps(X, *, smoothing, covariance_type, statistics=None):
     """The E-step and M-step of ``fit_gmm``, over the sums of Eq. (9.1) (notebooks 04, 09).
 
     ``e_step_sums(params)`` returns the sums (N_k, sum gamma y, sum gamma y y^T) of
@@ -414,17 +449,16 @@ def sum_steps(X, smoothing, covariance_type, statistics=None):
         return (nk, sy, syy), log_likelihood
 
     def m_step_sums(sums):
-        nk, sy, syy = sums
-        params = _m_step_from_sums(nk, sy, syy, N, shift, smoothing, covariance_type)
-        check_not_collapsed(params[2], smoothing, _variance(sy, syy, N))
-        return params
+        return _m_step_from_sums(
+            sums, N, shift, smoothing=smoothing, covariance_type=covariance_type
+        )
 
     return e_step_sums, m_step_sums
 
 
 def responsibilities(X, weights, means, covariances):
     """The responsibilities of Eq. (3.2), shape (N, K), computed by ``gmm.engine`` as in
-    ``fit_gmm``'s E-step: ``e_step(X, ...)[0]`` to rounding."""
+    ``fit_gmm``'s E-step: ``e_step(X, ...)[0]`` to rounding. Unchecked: for fitted parameters."""
     YT, shift = engine.shifted_transpose(X)  # D, N
     resp = engine.responsibilities(YT, weights, means - shift, covariances)[0]  # K, N
     return np.ascontiguousarray(resp.T)
@@ -448,10 +482,15 @@ def fit_restarts(X, n_components, n_init=10, rng=0, **kwargs):
 
 def as_parameters(fit):
     """(weights, means, covariances) of a GMMFit or of a tuple, checked."""
+    return _as_mixture(fit)[:3]
+
+
+def _as_mixture(fit):
+    """``check_mixture`` of a GMMFit or of a tuple: (weights, means, covariances, chol)."""
     if isinstance(fit, GMMFit):
-        return fit.weights, fit.means, fit.covariances
+        return check_mixture(fit.weights, fit.means, fit.covariances)
     if isinstance(fit, (tuple, list)) and len(fit) == 3:
-        return check_parameters(*fit)
+        return check_mixture(*fit)
     raise ValueError(
         f"expected a GMMFit or a tuple (weights, means, covariances), got {type(fit).__name__}; "
         "try the result of fit_gmm(X, K)"
@@ -463,14 +502,13 @@ def score_samples(X, fit):
 
     ``fit`` is a GMMFit or a tuple (weights, means, covariances)."""
     X = check_X(X)
-    weights, means, covariances = as_parameters(fit)
+    weights, means, _, chol = _as_mixture(fit)
     if X.shape[1] != means.shape[1]:
         raise ValueError(
             f"expected X with D = {means.shape[1]} features like the fit, got {X.shape[1]}; "
             "try the same columns the model was fitted on"
         )
-    log_weighted = np.log(weights) + log_gaussian_density(X, means, covariances)  # N, K
-    return logsumexp_rows(log_weighted.T)
+    return _log_px(X, weights, means, chol)[0]
 
 
 def score(X, fit):
@@ -604,15 +642,17 @@ def m_step_from_statistics(stats, smoothing=1e-2, covariance_type="full"):
 
     mu_k = shift + sy_k / N_k,  Sigma_k = syy_k / N_k - m_k m_k^T + smoothing I with
     m_k = sy_k / N_k, pi_k = N_k / N: the same (weights, means, covariances) as ``m_step`` on
-    all the data."""
+    all the data. With ``smoothing=0``, a component collapsed onto a point is an error, as in
+    ``fit_gmm``."""
     if not isinstance(stats, SufficientStatistics):
         raise ValueError(
             f"expected SufficientStatistics, got {type(stats).__name__}; "
             "try the sum of sufficient_statistics(chunk, ...) over the chunks"
         )
     smoothing = check_model(covariance_type, smoothing)
+    sums = (stats.nk, stats.sy, stats.syy)
     return _m_step_from_sums(
-        stats.nk, stats.sy, stats.syy, stats.n, stats.shift, smoothing, covariance_type
+        sums, stats.n, stats.shift, smoothing=smoothing, covariance_type=covariance_type
     )
 
 
@@ -622,12 +662,16 @@ def _variance(sy, syy, n):
     return (np.trace(syy.sum(0)) / n - mean @ mean) / mean.shape[0]
 
 
-def _m_step_from_sums(nk, sy, syy, n, shift, smoothing, covariance_type):
-    """Eq. (9.2): Eqs. (3.3)-(3.6) written in the sums of Eq. (9.1)."""
-    nk = nk + 10 * np.finfo(float).eps  # as in m_step
+def _m_step_from_sums(sums, n, shift, *, smoothing, covariance_type):
+    """Eq. (9.2): Eqs. (3.3)-(3.6) written in the sums (nk, sy, syy) of Eq. (9.1) over n points
+    shifted by ``shift``; with smoothing 0, a component collapsed onto a point is an error."""
+    nk, sy, syy = sums
+    nk = nk + NK_EPS  # as in m_step
     m = sy / nk[:, None]  # K, D, relative to shift
     scatter = syy / nk[:, None, None] - m[:, :, None] * m[:, None, :]
-    return nk / n, m + shift, _constrain(scatter, nk, smoothing, covariance_type)
+    covariances = _constrain(scatter, nk, smoothing, covariance_type)
+    check_not_collapsed(covariances, smoothing, _variance(sy, syy, n))
+    return nk / n, m + shift, covariances
 
 
 def fit_gmm_chunked(
@@ -655,9 +699,9 @@ def fit_gmm_chunked(
     ``GMMFit`` with ``resp=None``."""
     chunk_size = check_count(chunk_size, "chunk_size", engine.CHUNK_SIZE)
     n_jobs = check_count(n_jobs, "n_jobs", 2)
-    check_count(max_iter, "max_iter", 100)
-    check_number(tol, "tol", "tol=1e-3", low=0)
+    _check_iterations(max_iter, tol)
     smoothing = check_model(covariance_type, smoothing)
+    model = dict(smoothing=smoothing, covariance_type=covariance_type)
     X = X if hasattr(X, "shape") else check_X(X)
     shift = check_X(X[:chunk_size]).mean(axis=0)
     for rows in engine.blocks(X.shape[0], chunk_size):
@@ -676,18 +720,10 @@ def fit_gmm_chunked(
                 nk[k] += Yk.shape[0]
                 sy[k] += Yk.sum(axis=0)
                 syy[k] += Yk.T @ Yk
-        start = _m_step_from_sums(nk, sy, syy, N, shift, smoothing, covariance_type)
-        check_not_collapsed(start[2], smoothing, _variance(sy, syy, N))
-        return start
+        return _m_step_from_sums((nk, sy, syy), N, shift, **model)
 
-    start = _initial_parameters(
-        X, n_components, init, smoothing, covariance_type, rng, kmeans=kmeans_start
-    )
+    start = _initial_parameters(X, n_components, init, rng=rng, kmeans=kmeans_start, **model)
     with engine.chunked_pass(X, shift, len(start[0]), chunk_size, n_jobs) as statistics:
-        e_step_sums, m_step_sums = sum_steps(X, smoothing, covariance_type, (statistics, shift))
+        e_step_sums, m_step_sums = sum_steps(X, statistics=(statistics, shift), **model)
         run = em(start, e_step_sums, m_step_sums, n_points=N, max_iter=max_iter, tol=tol)
-    weights, means, covariances = run.params
-    return GMMFit(
-        weights, means, covariances, None, run.objectives, run.n_iter, run.converged,
-        covariance_type, smoothing,
-    )  # fmt: skip
+    return _gmm_fit(run, None, **model)

@@ -3,8 +3,8 @@
 Usage (from the repository root)::
 
     make bench                                      # everything, writes bench/results/
-    .venv/bin/python bench/bench_em.py --quick      # small sizes, a smoke run, no files
-    .venv/bin/python bench/bench_em.py --only main|chunked|explorer|scaling
+    .venv/bin/python -m bench.bench_em --quick      # small sizes, a smoke run, no files
+    .venv/bin/python -m bench.bench_em --only main|chunked|explorer|scaling
 
 Each section lives in its own file (bench/section_NAME.py, a ``run(quick)`` returning its
 report); what they share (data, start, implementations, timing, tables, the results file) is
@@ -13,17 +13,10 @@ in bench/common.py. The method and how to read the tables: bench/README.md.
 
 import argparse
 import datetime
-import sys
+import importlib
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import section_chunked  # noqa: E402
-import section_explorer  # noqa: E402
-import section_main  # noqa: E402
-import section_scaling  # noqa: E402
-from common import (  # noqa: E402
+from bench.common import (
     RESULTS,
     ROOT,
     SECTIONS,
@@ -33,12 +26,10 @@ from common import (  # noqa: E402
     write_section,
 )
 
-MODULES = {
-    "main": section_main,
-    "chunked": section_chunked,
-    "explorer": section_explorer,
-    "scaling": section_scaling,
-}
+
+def section(name):
+    """The module of a section, bench/section_NAME.py, imported when it runs."""
+    return importlib.import_module(f"bench.section_{name}")
 
 
 def main(argv=None):
@@ -52,7 +43,7 @@ def main(argv=None):
     all_targets = []
     for name in [args.only] if args.only else SECTIONS:
         t0, load0 = time.perf_counter(), load_average()
-        rep = MODULES[name].run(args.quick)
+        rep = section(name).run(args.quick)
         rep, csv = rep if name == "scaling" else (rep, None)
         header = (
             f"_Ran {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC "

@@ -1,19 +1,15 @@
 """Paired A/B of the engine's block size: one pass of engine.statistics with blocks of
 256 KiB against engine.BLOCK_BYTES (1 MiB), the two taking turns in one process.
 
-    .venv/bin/python bench/block_size.py      # a few minutes; writes bench/results/block_size.md
+    .venv/bin/python -m bench.block_size      # a few minutes; writes bench/results/block_size.md
 """
 
 import datetime
 import statistics
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RESULTS, fmt_n, load_average, make_data, make_start, markdown_table  # noqa: E402
-
-from gmm import engine  # noqa: E402
+from bench.common import RESULTS, fmt_n, load_average, make_data, make_start, markdown_table
+from gmm import engine
 
 SIZES = [(1_000_000, 2, 3, 11), (100_000, 10, 10, 11), (100_000, 50, 20, 5)]  # N, D, K, rounds
 SMALL, DEFAULT = 1 << 18, engine.BLOCK_BYTES

@@ -10,7 +10,6 @@ import os
 import platform
 import statistics
 import subprocess
-import sys
 import time
 import tracemalloc
 import warnings
@@ -28,11 +27,9 @@ from scipy.stats import multivariate_normal  # noqa: E402
 from sklearn.mixture import GaussianMixture  # noqa: E402
 from threadpoolctl import ThreadpoolController, threadpool_info  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:  # `python bench/bench_em.py` works without PYTHONPATH too
-    sys.path.insert(0, str(ROOT))
-
 import gmm_helpers as gh  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
 
 RESULTS = ROOT / "bench" / "results"
 SMOOTHING = 1e-2  # the original notebook's value; scikit-learn's reg_covar
@@ -70,7 +67,7 @@ def make_start(X, n_components, seed=SEED):
 # ---------------------------------------------------------------------------
 
 
-def original_em(X, weights, means, covariances, n_iter, smoothing=SMOOTHING):
+def original_em(X, weights, means, covariances, n_iter, *, smoothing=SMOOTHING):
     """The original notebook's gmm() loop, with a given start and without the early break.
 
     Line for line the loop of the seed notebook (shared/seed/gmm_model_original.md): densities with
@@ -294,9 +291,10 @@ class Timings:
         return params_rel_diff(self.results.get(name), self.results.get(reference))
 
 
-def measure(N, D, K, m, R, names):
-    """Time the named implementations (see ``implementations``) on the data of size
+def measure(size, m, R, names):
+    """Time the named implementations (see ``implementations``) on the data of ``size``
     (N, D, K) from the shared start: m timed iterations on top of the first, R rounds."""
+    N, D, K = size
     X = make_data(N, D, K)
     return Timings(*time_per_iteration(implementations(X, make_start(X, K), names), m, R))
 
@@ -374,11 +372,16 @@ def markdown_table(header, rows):
 
 
 class Report:
-    """Collects a section's markdown and prints it as it goes."""
+    """Collects a section's markdown and prints it as it goes; starts with the ``title`` and
+    the ``intro`` paragraph, if given."""
 
-    def __init__(self):
+    def __init__(self, title=None, intro=None):
         self.lines = []
         self.targets = []  # (description, value text, verdict)
+        for paragraph in (title, intro):
+            if paragraph is not None:
+                self.add(paragraph)
+                self.add()
 
     def add(self, text=""):
         print(text, flush=True)

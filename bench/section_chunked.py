@@ -1,7 +1,7 @@
 """Section `chunked`: gh.fit_gmm_chunked against fit_gmm and scikit-learn, with one thread and
 with one thread per core, whether it gives fit_gmm's parameters, and its peak memory."""
 
-from common import (
+from bench.common import (
     JOBS,
     MEMORY_N,
     MEMORY_RUNS,
@@ -51,7 +51,7 @@ HEADER = ["N", "D", "K", "m", "R", *ms_header(NAMES)] + [
 def per_iteration(rep, sizes):
     rows = []
     for N, D, K, m, R in sizes:
-        t = measure(N, D, K, m, R, NAMES)
+        t = measure((N, D, K), m, R, NAMES)
         for name, msg in t.errors.items():
             rep.add(f"- error in {name} at N={N}, D={D}, K={K}: {msg}")
         ratio_jobs = t.best_ratio("chunked_jobs", "fit_gmm")
@@ -80,11 +80,7 @@ def per_iteration(rep, sizes):
 
 
 def run(quick):
-    rep = Report()
-    rep.add("## Chunked EM (fit_gmm_chunked)")
-    rep.add()
-    rep.add(INTRO)
-    rep.add()
+    rep = Report("## Chunked EM (fit_gmm_chunked)", INTRO)
     per_iteration(rep, QUICK_SIZES if quick else SIZES)
     runs = ["chunked_start", "chunked", "chunked_jobs"]
     mem = memory_table(rep, quick, runs)

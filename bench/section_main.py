@@ -6,7 +6,8 @@ import statistics
 import time
 
 import numpy as np
-from common import (
+
+from bench.common import (
     MEMORY_N,
     QUICK_MEMORY_N,
     SEED,
@@ -74,7 +75,7 @@ def per_iteration(rep, sizes):
     """The table of ms per iteration; the ratio targets and the agreement target."""
     rows, diffs = [], []
     for N, D, K, m, R in sizes:
-        t = measure(N, D, K, m, R, NAMES)
+        t = measure((N, D, K), m, R, NAMES)
         for name, msg in t.errors.items():
             if name != "original":
                 rep.add(f"- error in {name} at N={N}, D={D}, K={K}: {msg}")
@@ -142,11 +143,7 @@ def whole_fit(rep, n_runs):
 
 
 def run(quick):
-    rep = Report()
-    rep.add("## EM per iteration: fit_gmm, scikit-learn and the original loop")
-    rep.add()
-    rep.add(INTRO)
-    rep.add()
+    rep = Report("## EM per iteration: fit_gmm, scikit-learn and the original loop", INTRO)
     per_iteration(rep, QUICK_SIZES if quick else SIZES)
     if quick:
         rep.target("ratio targets at N >= 1e5", "not measured (--quick)", "-")

@@ -4,7 +4,7 @@ fit_gmm and scikit-learn; also bench/results/scaling.csv, which notebook 09 read
 import math
 import os
 
-from common import JOBS, Report, fmt_ms, fmt_n, fmt_ratio, measure, ms_header, with_1t
+from bench.common import JOBS, Report, fmt_ms, fmt_n, fmt_ratio, measure, ms_header, with_1t
 
 NS = [10_000, 30_000, 100_000, 300_000, 1_000_000, 3_000_000, 10_000_000]
 QUICK_NS = [10_000, 30_000]
@@ -50,18 +50,14 @@ def num(x):
 
 def run(quick):
     """The section's report and the text of scaling.csv."""
-    rep = Report()
-    rep.add("## Scaling with N (D = 2, K = 3, the original's clusters)")
-    rep.add()
-    rep.add(INTRO)
-    rep.add()
+    rep = Report("## Scaling with N (D = 2, K = 3, the original's clusters)", INTRO)
     rows, csv = [], ["n_samples," + ",".join(f"{c}_ms_per_iter" for c in CSV_COLUMNS)]
     for n in QUICK_NS if quick else NS:
         m, R = plan(n, quick)
         names = with_1t("chunked") + ["chunked_jobs"]
         if 16 * (16 * n) < available_bytes():  # X is 16 n bytes; sklearn needs ~11 x X
             names += with_1t("fit_gmm", "sklearn")
-        t = measure(n, 2, 3, m, R, names)
+        t = measure((n, 2, 3), m, R, names)
         for name, msg in t.errors.items():
             rep.add(f"- error in {name} at N={n}: {msg}")
         rows.append(

@@ -12,6 +12,10 @@ from numbers import Real
 import numpy as np
 
 COVARIANCE_TYPES = ("full", "diag", "spherical", "tied")
+INITS = ("kmeans++", "random")  # the named starts of fit_gmm and the models above it
+# Added to every N_k = sum_n gamma_nk before dividing by it, as scikit-learn does: a component
+# that owns no point keeps a finite mean and a positive weight (m_step, Eq. 9.2, gmm.bayes).
+NK_EPS = 10 * np.finfo(float).eps
 
 
 def check_X(X, name="X"):
@@ -42,7 +46,7 @@ def is_int(x):
     return isinstance(x, (int, np.integer)) and not isinstance(x, bool)
 
 
-def check_number(value, name, hint, integer=False, low=None, high=None):
+def check_number(value, name, hint, *, integer=False, low=None, high=None):
     """An int (``integer``) or a finite real number, in [low, high]; a bool is neither."""
     real = isinstance(value, Real) and not isinstance(value, bool)
     ok = is_int(value) if integer else real and np.isfinite(value)
@@ -91,6 +95,13 @@ def check_model(covariance_type, smoothing=0.0):
 def check_parameters(weights, means, covariances, n_features=None):
     """Check a mixture's (weights, means, covariances), or K Gaussians' with weights=None, and
     return them as float arrays."""
+    weights, means, covariances, _ = check_mixture(weights, means, covariances, n_features)
+    return (means, covariances) if weights is None else (weights, means, covariances)
+
+
+def check_mixture(weights, means, covariances, n_features=None):
+    """``check_parameters`` plus the Cholesky factors (K, D, D) of the covariances, computed
+    once to check them: (weights, means, covariances, chol), weights None if given None."""
     means = np.asarray(means, dtype=float)
     covariances = np.asarray(covariances, dtype=float)
     D = n_features if n_features is not None else (means.shape[-1] if means.ndim == 2 else None)
@@ -117,14 +128,15 @@ def check_parameters(weights, means, covariances, n_features=None):
             f"expected symmetric covariances, got component {int(np.argmax(asym))} with relative "
             f"asymmetry {asym.max():.2g}; try (C + C.transpose(0, 2, 1)) / 2"
         )
-    bad = [k for k, cov in enumerate(covariances) if not has_cholesky(cov)]
-    if bad:
+    chol = _cholesky(covariances)
+    if chol is None:
+        bad = [k for k, cov in enumerate(covariances) if not has_cholesky(cov)]
         raise ValueError(
             f"expected symmetric positive definite covariances, got component(s) {bad} that "
             "are not; try adding a small multiple of the identity, e.g. C + 1e-6 * np.eye(D)"
         )
     if weights is None:
-        return means, covariances
+        return None, means, covariances, chol
     weights = np.asarray(weights, dtype=float)
     if weights.shape != (K,) or not np.isfinite(weights).all() or np.any(weights <= 0):
         raise ValueError(
@@ -136,14 +148,22 @@ def check_parameters(weights, means, covariances, n_features=None):
             f"expected weights that sum to 1, got a sum of {weights.sum():.6g}; "
             "try weights / weights.sum()"
         )
-    return weights, means, covariances
+    return weights, means, covariances, chol
+
+
+def _cholesky(cov):
+    """The Cholesky factor(s) of one (D, D) or a stack of (K, D, D) matrices, or None if any
+    has none (a finite one)."""
+    try:
+        chol = np.linalg.cholesky(cov)
+    except np.linalg.LinAlgError:
+        return None
+    return chol if np.isfinite(chol).all() else None
 
 
 def has_cholesky(cov):
-    try:
-        return bool(np.isfinite(np.linalg.cholesky(cov)).all())
-    except np.linalg.LinAlgError:
-        return False
+    """Whether the matrix cov (D, D) has a finite Cholesky factor (is positive definite)."""
+    return _cholesky(cov) is not None
 
 
 def collapse_error(components, smoothing):

@@ -253,7 +253,7 @@ def _columns_of(YT):
     return lambda out, cols: np.copyto(out, YT[:, cols])
 
 
-def statistics(YT, weights, means, covariances, block_bytes=BLOCK_BYTES, features=None):
+def statistics(YT, weights, means, covariances, *, block_bytes=BLOCK_BYTES, features=None):
     """The sums of Eq. (9.1) under the given parameters, one block of YT (D, N) at a time.
 
     Returns

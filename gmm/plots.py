@@ -11,11 +11,13 @@ import numpy as np
 import gmm_helpers as gh
 
 
-def _axes(ax):
+def _axes(ax, figsize=(5, 5)):
+    """``ax``, or the axes of a new pyplot figure of ``figsize`` inches when ``ax`` is None: the
+    one helper behind every plot of the course (``gmm.bayes`` and ``gmm.bernoulli`` too)."""
     if ax is None:
         import matplotlib.pyplot as plt
 
-        _, ax = plt.subplots(figsize=(5, 5))
+        _, ax = plt.subplots(figsize=figsize)
     return ax
 
 
@@ -45,7 +47,7 @@ def _label_axes(ax, xlabel="$x_1$", ylabel="$x_2$"):
         ax.set_ylabel(ylabel)
 
 
-def plot_responsibilities(X, resp, ax=None, colors=None, s=6, alpha=0.6):
+def plot_responsibilities(X, resp, ax=None, *, colors=None, s=6, alpha=0.6):
     """Scatter the points, each coloured by its responsibilities (notebooks 02, 04).
 
     A point's colour is sum_k gamma_nk c_k (the original's ``R @ colors``): pure where one
@@ -73,7 +75,7 @@ def plot_responsibilities(X, resp, ax=None, colors=None, s=6, alpha=0.6):
 
 
 def plot_ellipses(
-    means, covariances, ax=None, n_std=(1, 2, 3), colors=None, weights=None, **kwargs
+    means, covariances, ax=None, *, n_std=(1, 2, 3), colors=None, weights=None, **kwargs
 ):
     """Draw each component's covariance ellipses at ``n_std`` sigma (notebooks 04, 06).
 
@@ -109,7 +111,7 @@ def plot_ellipses(
     return ax
 
 
-def plot_fit(X, fit, ax=None, n_std=(1, 2), title=None, s=6, reference_means=None):
+def plot_fit(X, fit, ax=None, *, n_std=(1, 2), title=None, s=6, reference_means=None):
     """Points coloured by responsibilities with the fit's ellipses and means (notebook 04).
 
     ``s`` is the points' marker size. With ``reference_means`` (K, 2), e.g. the true means,
@@ -130,7 +132,7 @@ def plot_fit(X, fit, ax=None, n_std=(1, 2), title=None, s=6, reference_means=Non
     return ax
 
 
-def plot_log_likelihood(log_likelihoods, ax=None, per_sample=None, marker=None, **kwargs):
+def plot_log_likelihood(log_likelihoods, ax=None, *, per_sample=None, marker=None, **kwargs):
     """The log-likelihood against the iteration (notebooks 03, 04).
 
     Parameters
@@ -156,7 +158,7 @@ def plot_log_likelihood(log_likelihoods, ax=None, per_sample=None, marker=None, 
     return ax
 
 
-def plot_density_contours(fit, X=None, ax=None, levels=12, grid_size=200, margin=0.1, **kwargs):
+def plot_density_contours(fit, X=None, ax=None, *, levels=12, grid_size=200, margin=0.1, **kwargs):
     """Contours of log p(x), Eq. (1.1), of a fitted 2-D mixture, over X if given (notebook 08)."""
     ax = _axes(ax)
     weights, means, covariances = gh.as_parameters(fit)

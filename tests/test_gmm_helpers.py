@@ -442,7 +442,9 @@ def test_parity_with_sklearn(seed_data, covariance_type, data):
         X[:150] += 4
         K, smoothing, max_iter = 2, 1e-3, 12
     N, D = X.shape
-    init = gh.initial_parameters(X, K, "kmeans++", smoothing, covariance_type, rng=1)
+    init = gh.initial_parameters(
+        X, K, "kmeans++", smoothing, covariance_type=covariance_type, rng=1
+    )
     fit = gh.fit_gmm(
         X,
         K,
@@ -554,7 +556,9 @@ def test_kmeans_plusplus_start_is_one_m_step_on_hard_assignments(seed_data):
     assert all((seed_data == c).all(axis=1).any() for c in centres)
     labels = ((seed_data[:, None, :] - centres[None]) ** 2).sum(-1).argmin(axis=1)
     for covariance_type in gh.COVARIANCE_TYPES:
-        start = gh.initial_parameters(seed_data, 3, "kmeans++", 1e-2, covariance_type, rng=2)
+        start = gh.initial_parameters(
+            seed_data, 3, "kmeans++", 1e-2, covariance_type=covariance_type, rng=2
+        )
         want = gh.m_step(seed_data, np.eye(3)[labels], 1e-2, covariance_type)
         for got, w in zip(start, want, strict=True):
             np.testing.assert_allclose(got, w, rtol=1e-10, atol=1e-12)

@@ -3,8 +3,6 @@ figure settings, byte-stable builds, and the skip report of make test."""
 
 import base64
 import io
-import sys
-from pathlib import Path
 
 import matplotlib
 
@@ -16,13 +14,8 @@ import pytest  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from PIL import Image  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tools"))
-
-import build_notebooks as bn  # noqa: E402
-import check_docs  # noqa: E402
-import pictures  # noqa: E402
-import skipped_tests  # noqa: E402
+from tools import build_notebooks as bn  # noqa: E402
+from tools import check_docs, pictures, skipped_tests  # noqa: E402
 
 
 def png(pixels, **save_options):
@@ -46,6 +39,13 @@ def gif(frames, duration=330):
         images.append(image)
     images[0].save(buf, "GIF", save_all=True, append_images=images[1:], duration=duration, loop=0)
     return buf.getvalue()
+
+
+def inverted(pixels):
+    """The picture with its colours inverted, still opaque."""
+    out = pixels.copy()
+    out[..., :3] = 255 - pixels[..., :3]
+    return out
 
 
 @pytest.fixture
@@ -72,27 +72,53 @@ def test_same_pixels_other_bytes_is_the_same_picture(picture):
     assert pictures.same_picture(a, b)
 
 
-def test_an_antialiasing_level_is_the_same_picture(picture):
+def test_an_antialiased_edge_some_levels_lighter_is_the_same_picture(picture):
     edge = picture.copy()
-    edge[10, 10:14, 0] = np.clip(edge[10, 10:14, 0] + pictures.MAX_LEVEL, 0, 255)
+    edge[10, 10:30, :3] = np.clip(edge[10, 10:30, :3] + 8, 0, 255)  # a 20-pixel edge, 8 levels
     assert pictures.same_picture(png(picture), png(edge))
+
+
+def rms_levels(a, b):
+    """The root mean square difference of the RGB values: what compare_images measures."""
+    return float(np.sqrt(np.mean((a[..., :3].astype(float) - b[..., :3]) ** 2)))
 
 
 def test_a_visible_change_is_another_picture(picture):
     moved = picture.copy()
-    moved[5, 5, 0] = 0 if picture[5, 5, 0] > 127 else 255  # one pixel: a moved marker, a digit
+    moved[5:8, 5:8, :3] = inverted(picture)[5:8, 5:8, :3]  # 9 pixels inverted: a moved marker
+    assert rms_levels(picture, moved) > pictures.TOLERANCE
     why = pictures.picture_difference(png(picture), png(moved))
-    assert why is not None and "levels" in why
+    assert why.startswith("root mean square difference") and "(tolerance 1)" in why
 
 
 def test_many_faint_changes_are_another_picture(picture):
     tinted = picture.copy()
-    tinted[..., 1] = np.where(tinted[..., 1] < 255, tinted[..., 1] + 1, 254)  # every pixel
+    tinted[..., :3] = np.where(tinted[..., :3] < 254, tinted[..., :3] + 2, 252)  # every value
+    assert rms_levels(picture, tinted) > pictures.TOLERANCE
     assert not pictures.same_picture(png(picture), png(tinted))
+
+
+def test_the_tolerance_is_matplotlibs_root_mean_square(picture):
+    """Just inside and just outside TOLERANCE, as compare_images measures it."""
+    rng = np.random.default_rng(3)
+    for factor, same in [(0.9, True), (1.1, False)]:
+        changed = picture.copy()
+        n = int(
+            factor * pictures.TOLERANCE**2 * picture[..., :3].size / 40**2
+        )  # values moved by 40
+        index = rng.choice(picture[..., :3].size, size=n, replace=False)
+        flat = changed[..., :3].reshape(-1).copy()
+        flat[index] = np.where(flat[index] < 128, flat[index] + 40, flat[index] - 40)
+        changed[..., :3] = flat.reshape(changed[..., :3].shape)
+        assert (rms_levels(picture, changed) <= pictures.TOLERANCE) == same
+        assert pictures.same_picture(png(picture), png(changed)) == same
 
 
 def test_size_and_frames_must_match(picture, indices):
     assert "size" in pictures.picture_difference(png(picture), png(picture[:-1]))
+    see_through = picture.copy()
+    see_through[0, 0, 3] = 0
+    assert "transparency" in pictures.picture_difference(png(picture), png(see_through))
     two = [indices, indices[::-1]]
     assert "frames" in pictures.picture_difference(gif(two), gif([indices]))
     assert "durations" in pictures.picture_difference(gif(two, 330), gif(two, 500))
@@ -136,7 +162,7 @@ def test_an_output_that_is_the_same_picture_keeps_its_old_bytes(picture):
 
 def test_an_output_that_changed_visibly_is_written(picture):
     old = notebook_with_png(png(picture))
-    new = notebook_with_png(png(255 - picture))
+    new = notebook_with_png(png(inverted(picture)))
     before = dict(new.cells[0].outputs[0].data)
     assert bn.keep_same_pictures(new, bn._png_outputs(old)) == 0
     assert new.cells[0].outputs[0].data == before
@@ -160,11 +186,11 @@ def test_an_image_file_rewritten_as_the_same_picture_is_restored(
     nudged = indices.copy()
     nudged[0, 0] = 16  # one pixel one level redder: the GIF another CPU might write
     same.write_bytes(gif([nudged, indices[::-1]]))
-    changed.write_bytes(png(255 - picture))
+    changed.write_bytes(png(inverted(picture)))
     assert before[same] != same.read_bytes()
     assert bn.keep_same_image_files(before) == [same]
     assert same.read_bytes() == before[same]
-    assert changed.read_bytes() == png(255 - picture)
+    assert changed.read_bytes() == png(inverted(picture))
 
 
 # ---------------------------------------------------------------------------
@@ -211,12 +237,15 @@ def test_check_docs_says_how_a_page_figure_differs(tmp_path, monkeypatch, pictur
     for folder, level in [(fresh.parent / "p_files", 1), (page.parent / "p_files", 9)]:
         folder.mkdir(parents=True)
         (folder / "same.png").write_bytes(png(picture, compress_level=level))
-        (folder / "other.png").write_bytes(png(picture if level == 1 else 255 - picture))
+        (folder / "other.png").write_bytes(png(picture if level == 1 else inverted(picture)))
     fresh.write_text("![](p_files/same.png)\n")
     page.write_text("![](p_files/same.png)\n")
     problems = check_docs.compare(fresh, page)
     assert len(problems) == 2
-    assert problems[0].startswith("docs/p_files/other.png: differs") and "levels" in problems[0]
+    assert (
+        problems[0].startswith("docs/p_files/other.png: differs")
+        and "root mean square" in problems[0]
+    )
     assert problems[1].endswith(
         "same.png: differs from the notebook's output (the same picture, other bytes)"
     )

@@ -2,9 +2,9 @@
 
 Usage (from the repository root, with the project's virtual environment)::
 
-    .venv/bin/python tools/build_notebooks.py                      # every notebook, then README
-    .venv/bin/python tools/build_notebooks.py notebooks/03_em_derivation.ipynb
-    .venv/bin/python tools/build_notebooks.py --render-only        # re-render pages, no execution
+    .venv/bin/python -m tools.build_notebooks                      # every notebook, then README
+    .venv/bin/python -m tools.build_notebooks notebooks/03_em_derivation.ipynb
+    .venv/bin/python -m tools.build_notebooks --render-only        # re-render pages, no execution
 
 Each notebook runs top to bottom in a fresh ``python3`` kernel whose working directory is
 the notebook's folder, and is written back in place so the committed notebook carries its
@@ -44,8 +44,9 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellControlSignal, DeadKernelError
 from nbconvert import MarkdownExporter
 from nbconvert.preprocessors import Preprocessor
-from pictures import same_picture
 from traitlets.config import Config
+
+from tools.pictures import same_picture
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"

@@ -1,12 +1,12 @@
 """Check that the committed pages match the committed notebooks (no execution).
 
-Usage: ``.venv/bin/python tools/check_docs.py`` (``make check-docs``).
+Usage: ``.venv/bin/python -m tools.check_docs`` (``make check-docs``).
 
 Renders every ``notebooks/*.ipynb`` and ``README.ipynb`` to markdown in a temporary folder,
 exactly as ``tools/build_notebooks.py`` does, and compares with ``docs/NAME.md`` +
 ``docs/NAME_files/`` and ``README.md`` + ``README_files/``. Also flags a chapter page
 ``docs/NN_*.md`` whose notebook is gone. Exits 1 with a summary when anything differs;
-the fix is to rebuild (``make``, or ``tools/build_notebooks.py NOTEBOOK``) and commit.
+the fix is to rebuild (``make``, or ``python -m tools.build_notebooks NOTEBOOK``) and commit.
 
 The comparison is exact, byte for byte, and that holds on any machine: nothing is executed,
 and a page's figures are the notebook's own PNG outputs, decoded. Figures whose pixels move
@@ -20,10 +20,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from build_notebooks import DOCS, IMAGE_SUFFIXES, ROOT, default_notebooks, page_for, render  # noqa: E402
-from pictures import picture_difference  # noqa: E402
+from tools.build_notebooks import DOCS, IMAGE_SUFFIXES, ROOT, default_notebooks, page_for, render
+from tools.pictures import picture_difference
 
 MAX_DIFF_LINES = 20
 
@@ -85,7 +83,7 @@ def main():
     if problems:
         print("check-docs: the committed pages do not match the committed notebooks:")
         print("\n".join(problems))
-        print("Fix: .venv/bin/python tools/build_notebooks.py [NOTEBOOK] (or make), then commit.")
+        print("Fix: .venv/bin/python -m tools.build_notebooks [NOTEBOOK] (or make), then commit.")
         return 1
     print(f"check-docs: {len(notebooks)} notebook(s), every page matches its notebook")
     return 0

@@ -1,6 +1,6 @@
 """Name the tests a pytest run skipped, from its JUnit report (for the summary of make test).
 
-Usage: ``.venv/bin/python tools/skipped_tests.py build/test/unit.xml``
+Usage: ``.venv/bin/python -m tools.skipped_tests build/test/unit.xml``
 
 Prints one line per reason, ``N test(s) skipped: REASON``, and nothing when no test was
 skipped or the report is missing (the step failed before pytest wrote it).
