@@ -4,6 +4,7 @@ against an independent reference (scipy, scikit-learn, numpy or a few lines writ
 Equation numbers are those of the notebooks (see the docstrings in gmm_helpers.py).
 """
 
+import re
 import warnings
 
 import matplotlib.pyplot as plt
@@ -375,7 +376,7 @@ def test_m_step_with_a_component_that_owns_no_point_stays_finite():
     start=st.sampled_from(["random", "kmeans++", "tuple"]),
     covariance_type=st.sampled_from(gh.COVARIANCE_TYPES),
 )
-def test_log_likelihood_never_decreases(seed, N, D, K, start, covariance_type):
+def test_log_likelihood_never_decreases(*, seed, N, D, K, start, covariance_type):
     rng = np.random.default_rng(seed)
     centres = rng.standard_normal((K, D)) * rng.uniform(0, 6)
     X = rng.standard_normal((N, D)) * rng.uniform(0.1, 3) + centres[rng.integers(K, size=N)]
@@ -632,9 +633,14 @@ def test_collapse_without_smoothing_raises_clear_error_never_nan(case):
     X, init = collapse_cases()[case]
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no RuntimeWarning from a NaN on the way
-        with pytest.raises(ValueError, match="increas.*smoothing") as err:
+        with pytest.raises(ValueError) as err:
             gh.fit_gmm(X, 2, init=init, smoothing=0.0, tol=0, max_iter=20)
-        assert "expected" in str(err.value) and "got" in str(err.value)
+        assert re.fullmatch(
+            r"expected every covariance to stay positive definite, got component\(s\) "
+            r"\[[01](, 1)?\] collapsed onto too few points \(smoothing=0\); "
+            r"try increasing smoothing, e\.g\. smoothing=1e-6 or larger",
+            str(err.value),
+        ), str(err.value)
         fit = gh.fit_gmm(X, 2, init=init, smoothing=1e-2, tol=0, max_iter=20)
     assert np.all(np.isfinite(fit.log_likelihoods)) and np.all(np.isfinite(fit.covariances))
     assert np.all(np.linalg.eigvalsh(fit.covariances) >= 1e-2 - 1e-12)
@@ -793,14 +799,332 @@ BAD_CALLS = {
 }
 
 
+# What each bad call says: what was expected, what came, what to try.
+MESSAGES = {
+    "X 1-D": (
+        "expected X to be 2-D with shape (N, D), got an array with shape (5,); try "
+        "X.reshape(-1, 1) for a single feature or X.reshape(1, -1) for a single point"
+    ),
+    "X 3-D": (
+        "expected X to be 2-D with shape (N, D), got an array with shape (2, 2, 2); try "
+        "X.reshape(-1, 1) for a single feature or X.reshape(1, -1) for a single point"
+    ),
+    "X empty rows": (
+        "expected X to hold at least one point and one feature, got shape (0, 2); try passing "
+        "non-empty data"
+    ),
+    "X no features": (
+        "expected X to hold at least one point and one feature, got shape (3, 0); try passing "
+        "non-empty data"
+    ),
+    "X NaN": (
+        "expected X to hold only finite numbers, got NaN or inf in 1 row(s); try dropping "
+        "them, e.g. X[np.isfinite(X).all(axis=1)]"
+    ),
+    "X inf": (
+        "expected X to hold only finite numbers, got NaN or inf in 1 row(s); try dropping "
+        "them, e.g. X[np.isfinite(X).all(axis=1)]"
+    ),
+    "X -inf": (
+        "expected X to hold only finite numbers, got NaN or inf in 1 row(s); try dropping "
+        "them, e.g. X[np.isfinite(X).all(axis=1)]"
+    ),
+    "X text": (
+        "expected X to be a numeric array of shape (N, D), got list; try np.asarray(X, dtype=float)"
+    ),
+    "X None": (
+        "expected X to be 2-D with shape (N, D), got an array with shape (); try X.reshape(-1, "
+        "1) for a single feature or X.reshape(1, -1) for a single point"
+    ),
+    "X ragged": (
+        "expected X to be a numeric array of shape (N, D), got list; try np.asarray(X, dtype=float)"
+    ),
+    "e_step X wrong D": (
+        "expected means of shape (K, D) with D = 3, got shape (2, 2); try one row per "
+        "component and one column per feature"
+    ),
+    "log density X 1-D": (
+        "expected X to be 2-D with shape (N, D), got an array with shape (3,); try "
+        "X.reshape(-1, 1) for a single feature or X.reshape(1, -1) for a single point"
+    ),
+    "log density means 1-D": (
+        "expected means of shape (K, D) with D = 2, got shape (2,); try one row per component "
+        "and one column per feature"
+    ),
+    "log density covariances shape": (
+        "expected covariances of shape (K, D, D) = (2, 2, 2), got shape (2, 2); try "
+        "np.stack([np.eye(D)] * K)"
+    ),
+    "log density not positive definite": (
+        "expected symmetric positive definite covariances, got component(s) [0, 1] that are "
+        "not; try adding a small multiple of the identity, e.g. C + 1e-6 * np.eye(D)"
+    ),
+    "K zero": (
+        "expected n_components to be an int between 1 and 20, got 0; try n_components between "
+        "1 and N = 20, the number of points"
+    ),
+    "K negative": (
+        "expected n_components to be an int between 1 and 20, got -1; try n_components between "
+        "1 and N = 20, the number of points"
+    ),
+    "K > N": (
+        "expected n_components to be an int between 1 and 20, got 21; try n_components between "
+        "1 and N = 20, the number of points"
+    ),
+    "K float": (
+        "expected n_components to be an int between 1 and 20, got 2.5; try n_components "
+        "between 1 and N = 20, the number of points"
+    ),
+    "K float integral": (
+        "expected n_components to be an int between 1 and 20, got 2.0; try n_components "
+        "between 1 and N = 20, the number of points"
+    ),
+    "K bool": (
+        "expected n_components to be an int between 1 and 20, got True; try n_components "
+        "between 1 and N = 20, the number of points"
+    ),
+    "K string": (
+        "expected n_components to be an int between 1 and 20, got '3'; try n_components "
+        "between 1 and N = 20, the number of points"
+    ),
+    "kmeans_plusplus K > N": (
+        "expected n_components to be an int between 1 and 20, got 30; try n_components between "
+        "1 and N = 20, the number of points"
+    ),
+    "smoothing negative": (
+        "expected smoothing to be a finite number >= 0, got -0.001; try smoothing=1e-2 (the "
+        "original's) or 1e-6"
+    ),
+    "smoothing NaN": (
+        "expected smoothing to be a finite number >= 0, got nan; try smoothing=1e-2 (the "
+        "original's) or 1e-6"
+    ),
+    "smoothing inf": (
+        "expected smoothing to be a finite number >= 0, got inf; try smoothing=1e-2 (the "
+        "original's) or 1e-6"
+    ),
+    "smoothing None": (
+        "expected smoothing to be a finite number >= 0, got None; try smoothing=1e-2 (the "
+        "original's) or 1e-6"
+    ),
+    "smoothing string": (
+        "expected smoothing to be a finite number >= 0, got '0.01'; try smoothing=1e-2 (the "
+        "original's) or 1e-6"
+    ),
+    "m_step smoothing negative": (
+        "expected smoothing to be a finite number >= 0, got -1; try smoothing=1e-2 (the "
+        "original's) or 1e-6"
+    ),
+    "unknown covariance_type": (
+        "expected covariance_type to be one of ('full', 'diag', 'spherical', 'tied'), got "
+        "'banana'; try covariance_type='full'"
+    ),
+    "covariance_type None": (
+        "expected covariance_type to be one of ('full', 'diag', 'spherical', 'tied'), got "
+        "None; try covariance_type='full'"
+    ),
+    "m_step unknown covariance_type": (
+        "expected covariance_type to be one of ('full', 'diag', 'spherical', 'tied'), got "
+        "'Full'; try covariance_type='full'"
+    ),
+    "unknown init string": (
+        "expected init to be 'kmeans++', 'random' or a tuple (weights, means, covariances), "
+        "got 'kmeans'; try init='kmeans++'"
+    ),
+    "init None": (
+        "expected init to be 'kmeans++', 'random' or a tuple (weights, means, covariances), "
+        "got None; try init='kmeans++'"
+    ),
+    "init tuple of 2": (
+        "expected init as a tuple (weights, means, covariances), got 2 items; try "
+        "init=(weights, means, covariances)"
+    ),
+    "init weights negative": (
+        "expected K = 2 positive weights, one per mean, got [ 1.5 -0.5]; try np.full(K, 1 / "
+        "K), or drop the components with weight 0"
+    ),
+    "init weights zero": (
+        "expected K = 2 positive weights, one per mean, got [1. 0.]; try np.full(K, 1 / K), or "
+        "drop the components with weight 0"
+    ),
+    "init weights NaN": (
+        "expected K = 2 positive weights, one per mean, got [nan 0.5]; try np.full(K, 1 / K), "
+        "or drop the components with weight 0"
+    ),
+    "init weights sum": (
+        "expected weights that sum to 1, got a sum of 1.1; try weights / weights.sum()"
+    ),
+    "init weights 2-D": (
+        "expected K = 2 positive weights, one per mean, got [[0.5 0.5]]; try np.full(K, 1 / "
+        "K), or drop the components with weight 0"
+    ),
+    "init K mismatch": (
+        "expected initial parameters for K = 3 components, got 2; try n_components=len(weights)"
+    ),
+    "init means wrong D": (
+        "expected means of shape (K, D) with D = 2, got shape (2, 3); try one row per "
+        "component and one column per feature"
+    ),
+    "init means wrong K": (
+        "expected covariances of shape (K, D, D) = (3, 2, 2), got shape (2, 2, 2); try "
+        "np.stack([np.eye(D)] * K)"
+    ),
+    "init means 1-D": (
+        "expected means of shape (K, D) with D = 2, got shape (2,); try one row per component "
+        "and one column per feature"
+    ),
+    "init means NaN": (
+        "expected finite means and covariances, got NaN or inf; try re-initialising the parameters"
+    ),
+    "init covariances (D, D)": (
+        "expected covariances of shape (K, D, D) = (2, 2, 2), got shape (2, 2); try "
+        "np.stack([np.eye(D)] * K)"
+    ),
+    "init covariances (K, D)": (
+        "expected covariances of shape (K, D, D) = (2, 2, 2), got shape (2, 2); try "
+        "np.stack([np.eye(D)] * K)"
+    ),
+    "init covariances not symmetric": (
+        "expected symmetric covariances, got component 0 with relative asymmetry 0.5; try (C + "
+        "C.transpose(0, 2, 1)) / 2"
+    ),
+    "init covariances negative definite": (
+        "expected symmetric positive definite covariances, got component(s) [0, 1] that are "
+        "not; try adding a small multiple of the identity, e.g. C + 1e-6 * np.eye(D)"
+    ),
+    "init covariances singular": (
+        "expected symmetric positive definite covariances, got component(s) [0, 1] that are "
+        "not; try adding a small multiple of the identity, e.g. C + 1e-6 * np.eye(D)"
+    ),
+    "init covariances indefinite": (
+        "expected symmetric positive definite covariances, got component(s) [0, 1] that are "
+        "not; try adding a small multiple of the identity, e.g. C + 1e-6 * np.eye(D)"
+    ),
+    "rng string": (
+        "expected rng to be None, an int seed or a numpy Generator, got str; try rng=0 or "
+        "rng=np.random.default_rng(0)"
+    ),
+    "rng float": (
+        "expected rng to be None, an int seed or a numpy Generator, got float; try rng=0 or "
+        "rng=np.random.default_rng(0)"
+    ),
+    "rng RandomState": (
+        "expected rng to be None, an int seed or a numpy Generator, got RandomState; try rng=0 "
+        "or rng=np.random.default_rng(0)"
+    ),
+    "kmeans_plusplus rng": (
+        "expected rng to be None, an int seed or a numpy Generator, got list; try rng=0 or "
+        "rng=np.random.default_rng(0)"
+    ),
+    "max_iter 0": "expected max_iter to be an int >= 1, got 0; try max_iter=100",
+    "max_iter float": "expected max_iter to be an int >= 1, got 10.0; try max_iter=100",
+    "max_iter None": "expected max_iter to be an int >= 1, got None; try max_iter=100",
+    "tol negative": "expected tol to be a finite number >= 0, got -0.001; try tol=1e-3",
+    "tol NaN": "expected tol to be a finite number >= 0, got nan; try tol=1e-3",
+    "tol string": "expected tol to be a finite number >= 0, got 'small'; try tol=1e-3",
+    "fit_restarts n_init 0": "expected n_init to be an int >= 1, got 0; try n_init=10",
+    "resp wrong N": (
+        "expected resp of shape (N, K) = (20, K), got shape (3, 2); try one row per point and "
+        "one column per component, as the E-step returns"
+    ),
+    "resp 1-D": (
+        "expected resp of shape (N, K) = (20, K), got shape (20,); try one row per point and "
+        "one column per component, as the E-step returns"
+    ),
+    "resp rows sum to 2": (
+        "expected non-negative responsibilities whose rows sum to 1, got other values; try "
+        "resp / resp.sum(axis=1, keepdims=True)"
+    ),
+    "resp negative": (
+        "expected non-negative responsibilities whose rows sum to 1, got other values; try "
+        "resp / resp.sum(axis=1, keepdims=True)"
+    ),
+    "resp NaN": (
+        "expected non-negative responsibilities whose rows sum to 1, got other values; try "
+        "resp / resp.sum(axis=1, keepdims=True)"
+    ),
+    "sample_gmm n 0": "expected n_samples to be an int >= 1, got 0; try n_samples=500",
+    "sample_gmm n float": "expected n_samples to be an int >= 1, got 10.0; try n_samples=500",
+    "sample_gmm weights sum": (
+        "expected weights that sum to 1, got a sum of 0.4; try weights / weights.sum()"
+    ),
+    "sample_gmm weights negative": (
+        "expected K = 2 positive weights, one per mean, got [ 1.2 -0.2]; try np.full(K, 1 / "
+        "K), or drop the components with weight 0"
+    ),
+    "sample_gmm means shape": (
+        "expected covariances of shape (K, D, D) = (3, 2, 2), got shape (2, 2, 2); try "
+        "np.stack([np.eye(D)] * K)"
+    ),
+    "sample_gmm covariances shape": (
+        "expected covariances of shape (K, D, D) = (2, 2, 2), got shape (2, 2); try "
+        "np.stack([np.eye(D)] * K)"
+    ),
+    "sample_gmm not positive definite": (
+        "expected symmetric positive definite covariances, got component(s) [0, 1] that are "
+        "not; try adding a small multiple of the identity, e.g. C + 1e-6 * np.eye(D)"
+    ),
+    "sample_gmm rng": (
+        "expected rng to be None, an int seed or a numpy Generator, got str; try rng=0 or "
+        "rng=np.random.default_rng(0)"
+    ),
+    "sample_seed_data n 0": "expected n_samples to be an int >= 1, got 0; try n_samples=2000",
+    "sample_seed_data n float": (
+        "expected n_samples to be an int >= 1, got 100.0; try n_samples=2000"
+    ),
+    "sample_seed_data separation NaN": (
+        "expected separation to be a finite number, got nan; try separation=5.0"
+    ),
+    "sample_seed_data separation string": (
+        "expected separation to be a finite number, got 'far'; try separation=5.0"
+    ),
+    "sample_seed_data rng": (
+        "expected rng to be None, an int seed or a numpy Generator, got float; try rng=0 or "
+        "rng=np.random.default_rng(0)"
+    ),
+    "n_parameters K 0": "expected n_components to be an int >= 1, got 0; try n_components=3",
+    "n_parameters D 0": "expected n_features to be an int >= 1, got 0; try n_features=2",
+    "n_parameters K float": "expected n_components to be an int >= 1, got 2.5; try n_components=3",
+    "n_parameters D bool": "expected n_features to be an int >= 1, got True; try n_features=2",
+    "n_parameters type": (
+        "expected covariance_type to be one of ('full', 'diag', 'spherical', 'tied'), got "
+        "'tide'; try covariance_type='full'"
+    ),
+    "bic not a fit": "expected a GMMFit, got tuple; try bic(X, fit_gmm(X, K))",
+    "aic X wrong D": (
+        "expected X with D = 2 features like the fit, got 3; try the same columns the model "
+        "was fitted on"
+    ),
+    "score_samples not a fit": (
+        "expected a GMMFit or a tuple (weights, means, covariances), got str; try the result "
+        "of fit_gmm(X, K)"
+    ),
+    "score_samples X wrong D": (
+        "expected X with D = 2 features like the fit, got 3; try the same columns the model "
+        "was fitted on"
+    ),
+    "score bad tuple": (
+        "expected symmetric positive definite covariances, got component(s) [0, 1] that are "
+        "not; try adding a small multiple of the identity, e.g. C + 1e-6 * np.eye(D)"
+    ),
+    "align_components shapes": (
+        "expected two arrays of means with the same shape (K, D), got (3, 2) and (2, 2); try "
+        "fits with the same number of components"
+    ),
+}
+
+
 @pytest.mark.parametrize("name", BAD_CALLS)
 def test_bad_input_gets_clear_value_error(name):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         with pytest.raises(ValueError) as err:
             BAD_CALLS[name]()
-    message = str(err.value)
-    assert "expected" in message and "got" in message and "try" in message, message
+    assert str(err.value) == MESSAGES[name]
+
+
+def test_every_bad_call_has_its_message():
+    assert MESSAGES.keys() == BAD_CALLS.keys()
 
 
 # ---------------------------------------------------------------------------
