@@ -43,7 +43,7 @@ def main():
     text = (
         "# E-step block size: 1 MiB against 256 KiB\n\n"
         f"_Ran {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC by "
-        f"`bench/block_size.py`; 1-minute load average {load0} at the start, "
+        f"`python -m bench.block_size`; 1-minute load average {load0} at the start, "
         f"{load_average()} at the end._\n\n"
         "One pass of `engine.statistics` (E-step and the sums of Eq. (9.1)) with the "
         "(K D, b) work array of a block at about 256 KiB and at 1 MiB "

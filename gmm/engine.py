@@ -26,7 +26,7 @@ from threading import Lock
 import numpy as np
 
 # The (K D, b) work array of one block takes about this many bytes: big enough that numpy's
-# per-call cost is small, small enough to stay in cache (bench/block_size.py measures it;
+# per-call cost is small, small enough to stay in cache (python -m bench.block_size measures it;
 # its results are in bench/results/block_size.md).
 BLOCK_BYTES = 1 << 20
 MIN_BLOCK_COLUMNS = 256
