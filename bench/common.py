@@ -517,9 +517,9 @@ def write_section(name, text):
     blocks[name] = f"{begin}\n{text.strip()}\n{end}"
     header = (
         "# EM benchmark results\n\n"
-        "Written by `python -m bench.bench_em` (`make bench`); see `bench/README.md` for how to read "
-        "them. Each section says when and on what it ran; the ratios, measured side by side in "
-        "one process, are the numbers to compare (the machine is noisy).\n"
+        "Written by `python -m bench.bench_em` (`make bench`); see `bench/README.md` for how to "
+        "read them. Each section says when and on what it ran; the ratios, measured side by side "
+        "in one process, are the numbers to compare (the machine is noisy).\n"
     )
     body = "\n\n".join(blocks[sec] for sec in SECTIONS if sec in blocks)
     path.write_text(header + "\n" + body + "\n")
