@@ -94,10 +94,9 @@ def sample_gmm(weights, means, covariances, n_samples, rng=None):
     labels : ndarray of shape (n_samples,)
         The component each point was drawn from.
     """
-    weights, means, covariances = check_parameters(weights, means, covariances)
+    weights, means, _, chol = check_mixture(weights, means, covariances)
     n_samples = check_count(n_samples, "n_samples", 500)
     rng = check_rng(rng)
-    chol = np.linalg.cholesky(covariances)
     labels = rng.choice(len(weights), size=n_samples, p=weights)
     z = rng.standard_normal((n_samples, means.shape[1]))
     X = means[labels] + np.einsum("nij,nj->ni", chol[labels], z)
@@ -391,8 +390,11 @@ def fit_gmm(
     smoothing = check_model(covariance_type, smoothing)
     _check_iterations(max_iter, tol)
     model = dict(smoothing=smoothing, covariance_type=covariance_type)
+    # The start: k-means++ (notebook 02), the original's random points, or given
     start = _initial_parameters(X, n_components, init, rng=rng, **model)
+    # The E-step, Eqs. (3.1)-(3.2), and the M-step, Eqs. (3.3)-(3.6), over the sums of Eq. (9.1)
     e_step_sums, m_step_sums = sum_steps(X, **model)
+    # E-step, M-step, until the log-likelihood per point rises by less than tol
     run = em(
         start, e_step_sums, m_step_sums,
         n_points=X.shape[0], max_iter=max_iter, tol=tol, keep_history=keep_history,

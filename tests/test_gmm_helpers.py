@@ -1525,3 +1525,34 @@ def test_aligned_colors_follow_the_reference(no_show):
     np.testing.assert_array_equal(colors[np.argsort(perm)], gp.component_colors(3))
     ax = gp.plot_responsibilities(ref, np.eye(3))
     assert ax.get_xlabel() == "$x_1$" and ax.get_ylabel() == "$x_2$"
+
+
+# ---------------------------------------------------------------------------
+# Validation once: the public functions check, the private ones compute
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda X, p: gh.e_step(X, *p),
+        lambda X, p: gh.log_gaussian_density(X, p[1], p[2]),
+        lambda X, p: gh.score_samples(X, p),
+        lambda X, p: gh.sample_gmm(*p, 10, rng=0),
+    ],
+    ids=["e_step", "log_gaussian_density", "score_samples", "sample_gmm"],
+)
+def test_each_covariance_is_factorised_once_per_call(monkeypatch, seed_data, call):
+    """The check's Cholesky factors are the ones the computation uses: K factorisations."""
+    params = gh.seed_parameters(5.0)
+    factorised = []
+    cholesky = np.linalg.cholesky
+
+    def counting(a):
+        a = np.asarray(a)
+        factorised.append(1 if a.ndim == 2 else a.shape[0])
+        return cholesky(a)
+
+    monkeypatch.setattr(np.linalg, "cholesky", counting)
+    call(seed_data, params)
+    assert sum(factorised) == len(params[0])
