@@ -3,8 +3,11 @@
 Every public function of ``gmm_helpers`` checks its input here first (the modules of chapters
 10 and 11 too, for what is not particular to their models), so that bad input fails with one
 clear ``ValueError`` that says what was expected, what came, and what to try, instead of a NaN
-or a deep traceback. Nothing here is mathematics; tests/test_gmm_helpers.py checks the
-messages.
+or a deep traceback. The checks run once, at the public functions; ``check_mixture`` hands on
+the Cholesky factors it computed, so the computation does not factorise again. The bottom
+layer: it imports no course module, so every module can use it, and the few constants the
+models share (``COVARIANCE_TYPES``, ``INITS``, ``NK_EPS``) live here too. Nothing here is
+mathematics; tests/test_gmm_helpers.py checks the messages.
 """
 
 from numbers import Real

@@ -1,9 +1,8 @@
 """The course's plots: scatter plots coloured by responsibilities, covariance ellipses,
 log-likelihood curves and density contours (``gp.plot_fit``, ``gp.plot_ellipses``, ...).
 
-Every ``plot_*`` helper takes ``ax=None`` (a new 5 x 5 inch figure) and returns the axes; none calls
-``plt.show()``. ``gmm_helpers`` imports this module, so the helpers that need its mathematics
-import it when they are called.
+Every ``plot_*`` helper takes ``ax=None`` (a new 5 x 5 inch figure, ``_axes``) and returns the
+axes; none calls ``plt.show()``. A layer above ``gmm_helpers``: it imports gh, never the reverse.
 """
 
 import numpy as np
