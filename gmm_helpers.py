@@ -24,9 +24,9 @@ from scipy.linalg import solve_triangular
 from scipy.optimize import linear_sum_assignment
 
 from gmm import engine
-from gmm.checks import (  # noqa: F401 (the notebooks loop over gh.COVARIANCE_TYPES, gh.INITS)
-    COVARIANCE_TYPES,
-    INITS,
+from gmm.checks import (
+    COVARIANCE_TYPES,  # noqa: F401 (the notebooks loop over gh.COVARIANCE_TYPES)
+    INITS,  # noqa: F401 (gh.INITS, the explorer's choices)
     NK_EPS,
     check_count,
     check_K,
