@@ -1556,3 +1556,23 @@ def test_each_covariance_is_factorised_once_per_call(monkeypatch, seed_data, cal
     monkeypatch.setattr(np.linalg, "cholesky", counting)
     call(seed_data, params)
     assert sum(factorised) == len(params[0])
+
+
+def test_plots_axes_is_the_one_new_axes_helper():
+    fig, ax = plt.subplots()
+    assert gp._axes(ax) is ax and gp._axes(ax, figsize=(2, 2)) is ax
+    new = gp._axes(None, figsize=(6, 4))
+    assert tuple(new.figure.get_size_inches()) == (6.0, 4.0)
+    assert tuple(gp._axes(None).figure.get_size_inches()) == (5.0, 5.0)
+    plt.close("all")
+
+
+def test_the_shared_constants_live_in_checks():
+    from gmm import checks
+
+    assert gh.INITS is checks.INITS == ("kmeans++", "random")
+    assert gh.NK_EPS == checks.NK_EPS == 10 * np.finfo(float).eps
+    resp = np.zeros((5, 2))
+    resp[:, 0] = 1.0  # component 1 owns no point: its N_k is NK_EPS, its mean finite
+    weights, means, _ = gh.m_step(np.arange(10.0).reshape(5, 2), resp)
+    assert weights[1] == checks.NK_EPS / 5 and np.isfinite(means).all()
