@@ -399,6 +399,7 @@ def fit_gmm(
         start, e_step_sums, m_step_sums,
         n_points=X.shape[0], max_iter=max_iter, tol=tol, keep_history=keep_history,
     )  # fmt: skip
+    del e_step_sums, m_step_sums  # they hold a centred copy of X: freed before the last E-step
     return _gmm_fit(run, responsibilities(X, *run.params), **model)
 
 

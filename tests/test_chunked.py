@@ -352,11 +352,12 @@ def peak_bytes(run):
 
 
 def test_fit_gmm_memory_is_a_few_copies_of_the_data(big_data):
-    """fit_gmm holds the centred data (D, N) and returns the (N, K) responsibilities, and
-    nothing of size N K D: its peak is under bench/section_main.py's target of 6 x X."""
+    """fit_gmm holds one centred copy of the data (D, N) at a time and returns the (N, K)
+    responsibilities (computed as (K, N), then transposed), and nothing of size N K D: at
+    K = 3, D = 2 that is 1 + 1.5 + 1.5 = 4 x X (bench/section_main.py's target: 6 x X)."""
     X, init = big_data
     peak = peak_bytes(lambda: gh.fit_gmm(X, K_BIG, init=init, max_iter=2, tol=0))
-    assert peak < 6 * X.nbytes, f"peak {peak / X.nbytes:.2f} x X"
+    assert peak < 4.5 * X.nbytes, f"peak {peak / X.nbytes:.2f} x X"
 
 
 @pytest.mark.parametrize("init", ["tuple", "random"])
