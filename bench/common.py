@@ -497,7 +497,7 @@ def run_info():
         if "num_threads" in i
     )
     return (
-        f"{file_version('gmm_helpers.py')}, {file_version('engine.py')}; "
+        f"{file_version('gmm_helpers.py')}, {file_version('gmm/engine.py')}; "
         f"{platform.machine()}, {os.cpu_count()} CPUs; Python {platform.python_version()}, "
         f"numpy {np.__version__}, scipy {scipy.__version__}, scikit-learn {sklearn.__version__}; "
         f"threads: {threads}"
