@@ -11,11 +11,11 @@ import numpy as np
 import gmm_helpers as gh
 
 
-def _axes(ax):
+def _axes(ax, figsize=(5, 5)):
     if ax is None:
         import matplotlib.pyplot as plt
 
-        _, ax = plt.subplots(figsize=(5, 5))
+        _, ax = plt.subplots(figsize=figsize)
     return ax
 
 
