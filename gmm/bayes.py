@@ -852,23 +852,35 @@ def plot_weights(fit, n_samples, ax=None, colors=None, share=SURVIVAL_SHARE):
     return ax
 
 
-def concentration_figure(weight_concentration_prior=1e-2, n_samples=2000, n_components=10, rng=2):
-    """The Dirichlet-process fit of the seed data at one alpha_0, and its weights (chapter 11).
+def seed_data_fit(
+    weight_concentration_prior, n_samples, *, n_components=10, rng=2, separation=5.0, tol=1e-8
+):
+    """The seed data and its Dirichlet-process fit at one alpha_0 (chapter 11).
 
-    Fits ``fit_bayesian_gmm`` to ``gmm_helpers.sample_seed_data(n_samples=n_samples)``
-    with K = ``n_components`` and ``max_iter=1000``; returns a matplotlib Figure.
+    ``gmm_helpers.sample_seed_data(separation, n_samples, rng=0)`` and ``fit_bayesian_gmm`` with
+    K = ``n_components``, run to ``tol`` per point (at most 5000 iterations): a looser ``tol``
+    stops on the plateaus where spare components slowly hand over their points.
+    Returns (X, fit).
     """
-    from matplotlib.figure import Figure
-
-    X, _ = gh.sample_seed_data(n_samples=n_samples, rng=0)
-    true_means = gh.seed_parameters()[1]
+    X, _ = gh.sample_seed_data(separation, n_samples, rng=0)
     fit = fit_bayesian_gmm(
         X,
         n_components,
         weight_concentration_prior=weight_concentration_prior,
-        max_iter=1000,
+        max_iter=5000,
+        tol=tol,
         rng=rng,
     )
+    return X, fit
+
+
+def concentration_figure(weight_concentration_prior=1e-2, n_samples=2000, **fit_args):
+    """The fit of ``seed_data_fit`` (``fit_args`` are its keywords) and its weights, side by
+    side; returns a matplotlib Figure."""
+    from matplotlib.figure import Figure
+
+    X, fit = seed_data_fit(weight_concentration_prior, n_samples, **fit_args)
+    true_means = gh.seed_parameters(fit_args.get("separation", 5.0))[1]
     colors = survivor_colors(fit.weights, fit.means, true_means)
     fig = Figure(figsize=(10, 4.2), layout="constrained")
     ax_fit, ax_w = fig.subplots(1, 2, width_ratios=(1, 1.3))
@@ -877,13 +889,14 @@ def concentration_figure(weight_concentration_prior=1e-2, n_samples=2000, n_comp
     n_alive = len(survivors(fit.weights))
     fig.suptitle(
         rf"$\alpha_0$ = {weight_concentration_prior:.3g}, N = {n_samples}: {n_alive} of "
-        f"{n_components} components own more than 1 % of the points"
+        f"{fit.n_components} components own more than 1 % of the points"
     )
     return fig
 
 
-def concentration_explorer(weight_concentration_prior=1e-2, n_samples=2000, rng=2):
-    """A log-scale slider for alpha_0 and a choice of N for ``concentration_figure``.
+def concentration_explorer(weight_concentration_prior=1e-2, n_samples=2000, **fit_args):
+    """A log-scale slider for alpha_0 and a choice of N for ``concentration_figure``
+    (``fit_args``: the keywords of ``seed_data_fit``).
 
     The course's explorer (``gmm.explorer``): an error shows as a message, never a
     traceback. Returns a VBox carrying ``.controls`` and ``.state`` (the last figure).
@@ -913,7 +926,7 @@ def concentration_explorer(weight_concentration_prior=1e-2, n_samples=2000, rng=
         ),
     }
     return gx._explorer(
-        lambda **values: concentration_figure(**values, rng=rng),
+        lambda **values: concentration_figure(**values, **fit_args),
         controls,
         columns=(2,),
         css_class="gmm-concentration-explorer",
@@ -923,8 +936,9 @@ def concentration_explorer(weight_concentration_prior=1e-2, n_samples=2000, rng=
     )
 
 
-def concentration_sweep(alphas, sizes=SIZES, n_components=10, rng=2):
-    """Survivor counts over a grid of alpha_0 for each N: the explorer's static version.
+def concentration_sweep(alphas, sizes=SIZES, **fit_args):
+    """Survivor counts over a grid of alpha_0 for each N: the explorer's static version
+    (``fit_args``: the keywords of ``seed_data_fit``).
 
     Returns
     -------
@@ -933,12 +947,8 @@ def concentration_sweep(alphas, sizes=SIZES, n_components=10, rng=2):
     """
     counts = np.empty((len(sizes), len(alphas)), dtype=int)
     for i, n in enumerate(sizes):
-        X, _ = gh.sample_seed_data(n_samples=n, rng=0)
         for j, a in enumerate(alphas):
-            fit = fit_bayesian_gmm(
-                X, n_components, weight_concentration_prior=a, max_iter=1000, rng=rng
-            )
-            counts[i, j] = len(survivors(fit.weights))
+            counts[i, j] = len(survivors(seed_data_fit(a, n, **fit_args)[1].weights))
     return counts
 
 
