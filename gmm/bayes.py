@@ -528,8 +528,10 @@ def log_wishart_norm(W_inv, nu):
     return 0.5 * nu * log_det - 0.5 * nu * D * np.log(2.0) - multigamma
 
 
-def kl_gaussian_wishart(params, priors):
-    """sum_k KL(q(mu_k, Lambda_k) || p(mu_k, Lambda_k)), Eq. (11.15).
+def kl_gaussian_wishart(params, priors, per_component=False):
+    """sum_k KL(q(mu_k, Lambda_k) || p(mu_k, Lambda_k)), Eq. (11.15); with ``per_component``
+    the K terms, an array of shape (K,). ``params``: a dict as ``vb_m_step`` returns, or
+    ``vars(fit)`` of a ``BayesianGMMFit``.
 
     Per component, the Wishart part
     log B(W_k, nu_k) - log B(W_0, nu_0) + (nu_k - nu_0)/2 E[log |Lambda_k|] - nu_k D / 2
@@ -560,7 +562,8 @@ def kl_gaussian_wishart(params, priors):
     d = means - m0
     maha = np.einsum("ki,kij,kj->k", d, W, d)
     kl_mean = 0.5 * (D * beta0 / beta - D + D * np.log(beta / beta0) + beta0 * nu * maha)
-    return float(np.sum(kl_wishart + kl_mean))
+    kl = kl_wishart + kl_mean  # K
+    return kl if per_component else float(np.sum(kl))
 
 
 def elbo_terms(X, resp, params, priors, log_rho_new=None, log_resp=None):

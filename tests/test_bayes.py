@@ -198,8 +198,17 @@ def test_kl_terms_vanish_at_the_prior_and_are_positive_elsewhere(seed_X):
         "covariances": np.tile(p.covariance_prior / p.degrees_of_freedom_prior, (K, 1, 1)),
     }
     assert abs(bayes.kl_gaussian_wishart(at_prior, p)) < 1e-10
+    np.testing.assert_allclose(
+        bayes.kl_gaussian_wishart(at_prior, p, per_component=True), 0, atol=1e-10
+    )
     moved = dict(at_prior, means=at_prior["means"] + 0.5, degrees_of_freedom=np.full(K, D + 3.0))
     assert bayes.kl_gaussian_wishart(moved, p) > 0
+    # one component moved: only its term is positive, and the terms add up to the total
+    one = {key: value.copy() for key, value in at_prior.items()}
+    one["means"][1] += 0.5
+    terms = bayes.kl_gaussian_wishart(one, p, per_component=True)
+    assert terms[1] > 0 and abs(terms[0]) < 1e-10 and abs(terms[2]) < 1e-10
+    assert np.isclose(terms.sum(), bayes.kl_gaussian_wishart(one, p), rtol=1e-12)
 
 
 def test_elbo_terms_sum_to_the_elbo(seed_X):
