@@ -566,7 +566,7 @@ def kl_gaussian_wishart(params, priors, per_component=False):
     return kl if per_component else float(np.sum(kl))
 
 
-def elbo_terms(X, resp, params, priors, log_rho_new=None, log_resp=None):
+def elbo_terms(X, resp, params, priors, *, log_rho_new=None, log_resp=None):
     """The four terms of the ELBO, Eq. (11.12); a dict whose values sum to the ELBO.
 
     "E[log p(X, Z | pi, mu, Lambda)]": sum_nk r_nk log rho_nk, Eq. (11.13);
@@ -592,9 +592,10 @@ def elbo_terms(X, resp, params, priors, log_rho_new=None, log_resp=None):
     }
 
 
-def elbo(X, resp, params, priors, log_rho_new=None, log_resp=None):
+def elbo(X, resp, params, priors, *, log_rho_new=None, log_resp=None):
     """The evidence lower bound, Eq. (11.12): sum of ``elbo_terms``; <= log p(X)."""
-    return float(sum(elbo_terms(X, resp, params, priors, log_rho_new, log_resp).values()))
+    terms = elbo_terms(X, resp, params, priors, log_rho_new=log_rho_new, log_resp=log_resp)
+    return float(sum(terms.values()))
 
 
 def collapsed_bound(entropy, params):
@@ -778,7 +779,7 @@ def vb_steps(X, priors, smoothing):
         lr = log_rho(X, params)  # N, K
         log_resp = lr - logsumexp(lr, axis=1, keepdims=True)  # Eq. (11.11)
         resp = np.exp(log_resp)
-        return resp, elbo(X, resp, params, priors, lr, log_resp)
+        return resp, elbo(X, resp, params, priors, log_rho_new=lr, log_resp=log_resp)
 
     return e_step, lambda resp: vb_m_step(X, resp, priors, smoothing)
 
@@ -818,7 +819,7 @@ def survivor_colors(weights, means, reference_means=None):
     return colors
 
 
-def plot_bayesian_fit(X, fit, ax=None, reference_means=None, share=SURVIVAL_SHARE, s=6):
+def plot_bayesian_fit(X, fit, ax=None, *, reference_means=None, share=SURVIVAL_SHARE, s=6):
     """Points coloured by responsibilities, ellipses (1, 2 sd) of the surviving components only.
 
     ``fit`` is a ``BayesianGMMFit`` or ``MAPFit``; with ``reference_means`` each
