@@ -1,6 +1,6 @@
-"""Bayesian Gaussian mixtures: MAP EM with conjugate priors and variational Bayes (notebook 11).
+"""Bayesian Gaussian mixtures: MAP EM with conjugate priors and variational Bayes (chapter 11).
 
-Every function follows an equation of notebook 11, named in its docstring. The
+Every function follows an equation of chapter 11, named in its docstring. The
 variational updates are those of Bishop's PRML, section 10.2, with the conventions
 of scikit-learn's ``BayesianGaussianMixture`` (``fit_bayesian_gmm`` reproduces it
 from the same starting responsibilities). Notation, as in ``gmm_helpers``::
@@ -17,32 +17,33 @@ from the same starting responsibilities). Notation, as in ``gmm_helpers``::
     degrees_of_freedom    (K,)       nu_k
     covariances           (K, D, D)  W_k^{-1} / nu_k = E[Lambda_k]^{-1}
 
-``gmm_helpers`` re-exports ``fit_bayesian_gmm``; this module imports ``gmm_helpers``
-only inside the functions that need it, so either module may be imported first.
+Both fits run on ``gmm.em.em``, the one EM loop of the course (``map_steps`` and
+``vb_steps`` are their E- and M-steps); N_k, x_bar_k and S_k are ``gmm_helpers.m_step``'s.
 """
 
 from dataclasses import dataclass
-from numbers import Real
 
 import numpy as np
 from scipy.special import betaln, digamma, gammaln, logsumexp
 
 import gmm_helpers as gh
+from gmm import engine
 from gmm import explorer as gx
 from gmm import plots as gp
-from gmm.checks import check_count, check_K, check_number, check_resp, check_rng, check_X
+from gmm.checks import (
+    check_array,
+    check_count,
+    check_K,
+    check_number,
+    check_positive,
+    check_resp,
+    check_rng,
+    check_X,
+    has_cholesky,
+)
+from gmm.em import em
 
 PRIOR_TYPES = ("dirichlet_process", "dirichlet_distribution")
-INITS = ("kmeans++", "random")
-
-
-# ---------------------------------------------------------------------------
-# Input checks: "expected ..., got ..., try ..."
-# ---------------------------------------------------------------------------
-
-
-def _is_real(x):
-    return isinstance(x, Real) and not isinstance(x, bool)
 
 
 def _check_X(X):
@@ -55,15 +56,9 @@ def _check_X(X):
     return X
 
 
-def _check_positive(value, name, hint):
-    if not _is_real(value) or not np.isfinite(value) or value <= 0:
-        raise ValueError(f"expected {name} to be a number > 0, got {value!r}; try {hint}")
-    return float(value)
-
-
 @dataclass
 class Priors:
-    """The prior of the Bayesian mixture, with scikit-learn's names (notebook 11).
+    """The prior of the Bayesian mixture, with scikit-learn's names (chapter 11).
 
     Attributes
     ----------
@@ -92,13 +87,14 @@ def make_priors(
     X,
     n_components,
     weight_concentration_prior_type="dirichlet_process",
+    *,
     weight_concentration_prior=None,
     mean_precision_prior=None,
     mean_prior=None,
     degrees_of_freedom_prior=None,
     covariance_prior=None,
 ):
-    """The priors with scikit-learn's defaults computed from X (notebook 11).
+    """The priors with scikit-learn's defaults computed from X (chapter 11).
 
     Defaults: alpha_0 = 1 / K, beta_0 = 1, m_0 = the mean of X, nu_0 = D, and
     W_0^{-1} = the sample covariance of X (``np.cov``, divisor N - 1).
@@ -115,48 +111,20 @@ def make_priors(
             f"expected weight_concentration_prior_type to be one of {PRIOR_TYPES}, "
             f"got {weight_concentration_prior_type!r}; try 'dirichlet_process'"
         )
+    alpha0, beta0, nu0 = weight_concentration_prior, mean_precision_prior, degrees_of_freedom_prior
     alpha0 = (
-        1.0 / K
-        if weight_concentration_prior is None
-        else _check_positive(weight_concentration_prior, "weight_concentration_prior", "1 / K")
+        1.0 / K if alpha0 is None else check_positive(alpha0, "weight_concentration_prior", "1 / K")
     )
-    beta0 = (
-        1.0
-        if mean_precision_prior is None
-        else _check_positive(mean_precision_prior, "mean_precision_prior", "1.0")
+    beta0 = 1.0 if beta0 is None else check_positive(beta0, "mean_precision_prior", "1.0")
+    nu_hint = f"degrees_of_freedom_prior={D} (> D - 1)"
+    nu0 = (
+        float(D) if nu0 is None else check_positive(nu0, "degrees_of_freedom_prior", nu_hint, D - 1)
     )
-    if mean_prior is None:
-        m0 = X.mean(axis=0)
-    else:
-        m0 = np.asarray(mean_prior, dtype=float)
-        if m0.shape != (D,) or not np.all(np.isfinite(m0)):
-            raise ValueError(
-                f"expected mean_prior to be {D} finite numbers (shape ({D},)), got shape "
-                f"{m0.shape}; try mean_prior=X.mean(axis=0)"
-            )
-    if degrees_of_freedom_prior is None:
-        nu0 = float(D)
-    elif (
-        not _is_real(degrees_of_freedom_prior)
-        or not np.isfinite(degrees_of_freedom_prior)
-        or degrees_of_freedom_prior <= D - 1
-    ):
-        raise ValueError(
-            f"expected degrees_of_freedom_prior > D - 1 = {D - 1}, got "
-            f"{degrees_of_freedom_prior!r}; try degrees_of_freedom_prior={D}"
-        )
-    else:
-        nu0 = float(degrees_of_freedom_prior)
-    if covariance_prior is None:
-        psi = np.atleast_2d(np.cov(X.T))
-    else:
-        psi = np.asarray(covariance_prior, dtype=float)
-        if psi.shape != (D, D) or not np.all(np.isfinite(psi)):
-            raise ValueError(
-                f"expected covariance_prior of shape ({D}, {D}) with finite entries, got shape "
-                f"{psi.shape}; try covariance_prior=np.cov(X.T)"
-            )
-    if not np.allclose(psi, psi.T) or np.linalg.eigvalsh(psi).min() <= 0:
+    m0 = X.mean(axis=0) if mean_prior is None else mean_prior
+    m0 = check_array(m0, "mean_prior", (D,), "mean_prior=X.mean(axis=0)")
+    psi = np.cov(X.T).reshape(D, D) if covariance_prior is None else covariance_prior
+    psi = check_array(psi, "covariance_prior", (D, D), "covariance_prior=np.cov(X.T)")
+    if not (np.allclose(psi, psi.T) and has_cholesky(psi)):
         raise ValueError(
             "expected a symmetric positive definite covariance_prior, got one that is not"
             + (" (the data's covariance is singular)" if covariance_prior is None else "")
@@ -166,7 +134,7 @@ def make_priors(
 
 
 def initial_resp(X, n_components, init="kmeans++", rng=None):
-    """Starting responsibilities (N, K) (notebook 11).
+    """Starting responsibilities (N, K) (chapter 11).
 
     "kmeans++": each point belongs wholly to its nearest k-means++ centre (the start
     of ``gmm_helpers.fit_gmm``); "random": the same with K distinct data points drawn
@@ -176,7 +144,7 @@ def initial_resp(X, n_components, init="kmeans++", rng=None):
     N = X.shape[0]
     K = check_K(n_components, N)
     if isinstance(init, str):
-        if init not in INITS:
+        if init not in gh.INITS:
             raise ValueError(
                 f"expected init to be 'kmeans++', 'random' or an (N, K) array of "
                 f"responsibilities, got {init!r}; try init='kmeans++'"
@@ -199,13 +167,13 @@ def initial_resp(X, n_components, init="kmeans++", rng=None):
 
 
 def gaussian_statistics(X, resp, smoothing=0.0):
-    """N_k, x_bar_k and S_k of Eq. (11.5) (PRML 10.51-10.53).
+    """N_k, x_bar_k and S_k of Eq. (11.5) (PRML 10.51-10.53): those of the M-step of chapter 3.
 
     N_k = sum_n r_nk,  x_bar_k = (1/N_k) sum_n r_nk x_n,
-    S_k = (1/N_k) sum_n r_nk (x_n - x_bar_k)(x_n - x_bar_k)^T + smoothing I.
+    S_k = (1/N_k) sum_n r_nk (x_n - x_bar_k)(x_n - x_bar_k)^T + smoothing I,
 
-    As scikit-learn does, N_k gets 10 machine epsilons added, which keeps the
-    mean of an empty component finite.
+    computed by ``gmm_helpers.m_step`` (Eqs. (3.3)-(3.5s), N_k = N pi_k), which, as
+    scikit-learn does, adds 10 machine epsilons to N_k: an empty component's mean stays finite.
 
     Returns
     -------
@@ -213,16 +181,8 @@ def gaussian_statistics(X, resp, smoothing=0.0):
     xk : ndarray of shape (K, D)
     sk : ndarray of shape (K, D, D)
     """
-    nk = resp.sum(axis=0) + 10 * np.finfo(float).eps  # K
-    xk = resp.T @ X / nk[:, None]  # K, D
-    D = X.shape[1]
-    XT = np.ascontiguousarray(X.T)  # D, N
-    sk = np.empty((len(nk), D, D))
-    for k in range(len(nk)):
-        diff = XT - xk[k][:, None]  # D, N
-        sk[k] = (diff * resp[:, k]) @ diff.T / nk[k]
-    sk.reshape(len(nk), -1)[:, :: D + 1] += smoothing
-    return nk, xk, sk
+    weights, xk, sk = gh.m_step(X, resp, smoothing)
+    return weights * X.shape[0], xk, sk
 
 
 # ---------------------------------------------------------------------------
@@ -231,15 +191,16 @@ def gaussian_statistics(X, resp, smoothing=0.0):
 
 
 def map_m_step(X, resp, priors):
-    """The M-step of MAP EM, Eqs. (11.2)-(11.4) (notebook 11).
+    """The M-step of MAP EM, Eqs. (11.2)-(11.4) (chapter 11).
 
     pi_k = (N_k + alpha_0 - 1) / (N + K (alpha_0 - 1))                         (11.2)
     mu_k = (beta_0 m_0 + N_k x_bar_k) / (beta_0 + N_k)                          (11.3)
     Sigma_k = (Psi + N_k S_k + beta_0 N_k / (beta_0 + N_k) d_k d_k^T)
               / (nu_0 + N_k + D + 2),   d_k = x_bar_k - m_0                     (11.4)
 
-    The joint mode of the Dirichlet times the Normal-inverse-Wishart posterior of
-    each component; it needs alpha_0 >= 1 (for alpha_0 < 1 the Dirichlet has no mode).
+    The joint mode of the Dirichlet times the Normal-inverse-Wishart posterior of each
+    component: the m_k and W_k^{-1} of ``update_gaussian_wishart``, Eq. (11.7), with
+    W_k^{-1} divided by nu_k + D + 2 (the mode) instead of nu_k. It needs alpha_0 >= 1.
 
     Parameters
     ----------
@@ -253,24 +214,12 @@ def map_m_step(X, resp, priors):
     means : ndarray of shape (K, D)
     covariances : ndarray of shape (K, D, D)
     """
-    N, D = X.shape
-    K = resp.shape[1]
-    alpha0, beta0 = priors.weight_concentration_prior, priors.mean_precision_prior
-    nk = resp.sum(axis=0) + 10 * np.finfo(float).eps  # keeps an empty component's weight > 0
-    scatter = np.empty((K, D, D))  # N_k S_k
-    xk = resp.T @ X / nk[:, None]
-    for k in range(K):
-        diff = X - xk[k]
-        scatter[k] = (resp[:, k] * diff.T) @ diff
+    nk, xk, sk = gaussian_statistics(X, resp)
+    K, D = xk.shape
+    alpha0 = priors.weight_concentration_prior
     weights = (nk + alpha0 - 1) / (nk.sum() + K * (alpha0 - 1))
-    means = (beta0 * priors.mean_prior + nk[:, None] * xk) / (beta0 + nk)[:, None]
-    d = xk - priors.mean_prior
-    shrink = beta0 * nk / (beta0 + nk)
-    covariances = (
-        priors.covariance_prior + scatter + shrink[:, None, None] * d[:, :, None] * d[:, None, :]
-    )
-    covariances /= (priors.degrees_of_freedom_prior + nk + D + 2)[:, None, None]
-    return weights, means, covariances
+    _, means, nu, covariances = update_gaussian_wishart(nk, xk, sk, priors)
+    return weights, means, covariances * (nu / (nu + D + 2))[:, None, None]
 
 
 def log_prior(weights, means, covariances, priors):
@@ -302,7 +251,8 @@ def log_posterior(X, weights, means, covariances, priors):
 class MAPFit:
     """The result of ``fit_map_gmm``.
 
-    ``log_posteriors[i]`` is Eq. (11.1) after iteration i + 1's M-step.
+    ``log_posteriors[i]`` is Eq. (11.1) at the parameters that iteration i + 1 starts from
+    (computed in its E-step, as ``GMMFit.log_likelihoods``).
     """
 
     weights: np.ndarray
@@ -324,56 +274,55 @@ def fit_map_gmm(
     n_components,
     *,
     weight_concentration_prior=1.0,
-    mean_precision_prior=None,
-    mean_prior=None,
-    degrees_of_freedom_prior=None,
-    covariance_prior=None,
     init="kmeans++",
     max_iter=100,
     tol=1e-3,
     rng=None,
+    **priors,
 ):
-    """MAP EM for a Gaussian mixture with conjugate priors, Eqs. (11.1)-(11.4) (notebook 11).
+    """MAP EM for a Gaussian mixture with conjugate priors, Eqs. (11.1)-(11.4) (chapter 11).
 
     The first parameters come from ``map_m_step`` on the starting responsibilities
-    (``initial_resp``); each iteration is an E-step (``gmm_helpers.e_step``) and a MAP
-    M-step. It stops when the log posterior, Eq. (11.1), changes by less than ``tol``.
-    No smoothing: the inverse-Wishart prior keeps every covariance positive definite.
-    The priors default as in ``make_priors``, except alpha_0 = 1 (a flat Dirichlet).
+    (``initial_resp``); ``gmm.em.em`` then alternates the E-step of chapter 3, recording the
+    log posterior, Eq. (11.1), and the MAP M-step, and stops when the log posterior changes by
+    less than ``tol`` per point. No smoothing: the inverse-Wishart prior keeps every covariance
+    positive definite. The priors default as in ``make_priors``, except alpha_0 = 1 (a flat
+    Dirichlet); below 1 the Dirichlet's density is unbounded at the faces of the simplex.
+    ``priors``: the other keywords of ``make_priors`` (``mean_precision_prior``, ...).
 
     Returns
     -------
     MAPFit
     """
     X = _check_X(X)
-    if not _is_real(weight_concentration_prior) or not weight_concentration_prior >= 1:
-        raise ValueError(
-            f"expected weight_concentration_prior >= 1 for MAP EM (below 1 the Dirichlet has "
-            f"no mode), got {weight_concentration_prior!r}; try 1.0, or fit_bayesian_gmm"
-        )
+    hint = "1.0 (below 1 the MAP weights run to the boundary), or fit_bayesian_gmm"
+    alpha0 = check_number(weight_concentration_prior, "weight_concentration_prior", hint, low=1)
     priors = make_priors(
-        X,
-        n_components,
-        "dirichlet_distribution",
-        weight_concentration_prior,
-        mean_precision_prior,
-        mean_prior,
-        degrees_of_freedom_prior,
-        covariance_prior,
+        X, n_components, "dirichlet_distribution", weight_concentration_prior=alpha0, **priors
     )
     max_iter, tol = _check_iteration_args(max_iter, tol)
-    resp = initial_resp(X, n_components, init, rng)
-    params = map_m_step(X, resp, priors)
-    log_posteriors, converged = [], False
-    for _ in range(max_iter):
-        resp = gh.e_step(X, *params)[0]
-        params = map_m_step(X, resp, priors)
-        log_posteriors.append(log_posterior(X, *params, priors))
-        if len(log_posteriors) > 1 and abs(log_posteriors[-1] - log_posteriors[-2]) < tol:
-            converged = True
-            break
-    resp = gh.e_step(X, *params)[0]
-    return MAPFit(*params, resp, np.array(log_posteriors), len(log_posteriors), converged, priors)
+    start = map_m_step(X, initial_resp(X, n_components, init, rng), priors)
+    e_step, m_step = map_steps(X, priors)
+    run = em(start, e_step, m_step, n_points=X.shape[0], max_iter=max_iter, tol=tol)
+    resp = e_step(run.params)[0]
+    return MAPFit(*run.params, resp, run.objectives, run.n_iter, run.converged, priors)
+
+
+def map_steps(X, priors):
+    """The E-step and M-step of MAP EM, for ``gmm.em.em`` (chapter 11).
+
+    ``e_step(params)`` returns the responsibilities (N, K) of Eq. (3.2) and the log
+    posterior, Eq. (11.1), of ``params`` = (weights, means, covariances); ``m_step(resp)``
+    is ``map_m_step``. The E-step runs on ``gmm.engine``, as ``gmm_helpers.fit_gmm``'s does;
+    nothing is checked here (the fit checks its input once)."""
+    YT, shift = engine.shifted_transpose(X)  # D, N
+
+    def e_step(params):
+        weights, means, covariances = params
+        resp, log_likelihood = engine.responsibilities(YT, weights, means - shift, covariances)
+        return resp.T, log_likelihood + log_prior(*params, priors)
+
+    return e_step, lambda resp: map_m_step(X, resp, priors)
 
 
 # ---------------------------------------------------------------------------
@@ -579,8 +528,10 @@ def log_wishart_norm(W_inv, nu):
     return 0.5 * nu * log_det - 0.5 * nu * D * np.log(2.0) - multigamma
 
 
-def kl_gaussian_wishart(params, priors):
-    """sum_k KL(q(mu_k, Lambda_k) || p(mu_k, Lambda_k)), Eq. (11.15).
+def kl_gaussian_wishart(params, priors, per_component=False):
+    """sum_k KL(q(mu_k, Lambda_k) || p(mu_k, Lambda_k)), Eq. (11.15); with ``per_component``
+    the K terms, an array of shape (K,). ``params``: a dict as ``vb_m_step`` returns, or
+    ``vars(fit)`` of a ``BayesianGMMFit``.
 
     Per component, the Wishart part
     log B(W_k, nu_k) - log B(W_0, nu_0) + (nu_k - nu_0)/2 E[log |Lambda_k|] - nu_k D / 2
@@ -611,10 +562,11 @@ def kl_gaussian_wishart(params, priors):
     d = means - m0
     maha = np.einsum("ki,kij,kj->k", d, W, d)
     kl_mean = 0.5 * (D * beta0 / beta - D + D * np.log(beta / beta0) + beta0 * nu * maha)
-    return float(np.sum(kl_wishart + kl_mean))
+    kl = kl_wishart + kl_mean  # K
+    return kl if per_component else float(np.sum(kl))
 
 
-def elbo_terms(X, resp, params, priors, log_rho_new=None, log_resp=None):
+def elbo_terms(X, resp, params, priors, *, log_rho_new=None, log_resp=None):
     """The four terms of the ELBO, Eq. (11.12); a dict whose values sum to the ELBO.
 
     "E[log p(X, Z | pi, mu, Lambda)]": sum_nk r_nk log rho_nk, Eq. (11.13);
@@ -640,9 +592,10 @@ def elbo_terms(X, resp, params, priors, log_rho_new=None, log_resp=None):
     }
 
 
-def elbo(X, resp, params, priors, log_rho_new=None, log_resp=None):
+def elbo(X, resp, params, priors, *, log_rho_new=None, log_resp=None):
     """The evidence lower bound, Eq. (11.12): sum of ``elbo_terms``; <= log p(X)."""
-    return float(sum(elbo_terms(X, resp, params, priors, log_rho_new, log_resp).values()))
+    terms = elbo_terms(X, resp, params, priors, log_rho_new=log_rho_new, log_resp=log_resp)
+    return float(sum(terms.values()))
 
 
 def collapsed_bound(entropy, params):
@@ -690,10 +643,10 @@ class BayesianGMMFit:
     resp : ndarray of shape (N, K)
         q(Z) under the final parameters (scikit-learn's ``predict_proba(X)``).
     lower_bounds : ndarray of shape (n_iter,)
-        The ELBO, Eq. (11.12), after each iteration: its E-step's q(Z) with its
-        M-step's q(pi) q(mu, Lambda). scikit-learn's ``lower_bounds_`` hold the
-        collapsed bound of Eq. (11.16), which differs from these by a constant when
-        smoothing is 0.
+        The ELBO, Eq. (11.12), computed in each iteration's E-step: its q(Z) with the
+        q(pi) q(mu, Lambda) the iteration starts from (as ``GMMFit.log_likelihoods``).
+        scikit-learn's ``lower_bounds_`` hold the collapsed bound of Eq. (11.16) after
+        each M-step instead.
     n_iter : int
     converged : bool
     weight_concentration : ndarray of shape (K,) or tuple of two
@@ -736,18 +689,14 @@ def fit_bayesian_gmm(
     n_components,
     *,
     weight_concentration_prior_type="dirichlet_process",
-    weight_concentration_prior=None,
-    mean_precision_prior=None,
-    mean_prior=None,
-    degrees_of_freedom_prior=None,
-    covariance_prior=None,
     smoothing=1e-6,
     init="kmeans++",
-    max_iter=100,
-    tol=1e-3,
+    max_iter=5000,
+    tol=1e-8,
     rng=None,
+    **priors,
 ):
-    """Variational Bayes for a Gaussian mixture with full covariances (notebook 11).
+    """Variational Bayes for a Gaussian mixture with full covariances (chapter 11).
 
     The model: pi ~ Dirichlet(alpha_0) ("dirichlet_distribution") or stick breaking
     with v_k ~ Beta(1, alpha_0) truncated at K ("dirichlet_process");
@@ -756,11 +705,11 @@ def fit_bayesian_gmm(
     approximated by q(Z) q(pi) prod_k q(mu_k, Lambda_k).
 
     The first q(pi) q(mu, Lambda) come from an M-step, Eqs. (11.5)-(11.7), on the
-    starting responsibilities; each iteration is then an E-step, Eq. (11.11), and an
-    M-step. The ELBO, Eq. (11.12), after each iteration is kept. As scikit-learn's
-    ``BayesianGaussianMixture``, which this reproduces from the same start, the loop
-    stops when the collapsed bound, Eq. (11.16), changes by less than ``tol`` (in
-    total, not per point); with smoothing 0 that is the change of the ELBO.
+    starting responsibilities; ``gmm.em.em`` then alternates the E-step, Eq. (11.11),
+    recording the ELBO, Eq. (11.12), and the M-step, and stops when the ELBO changes by less
+    than ``tol`` per point. From the same start the iterates are those of scikit-learn's
+    ``BayesianGaussianMixture`` (which stops when its collapsed bound, Eq. (11.16), changes by
+    less than its ``tol`` in total).
 
     Parameters
     ----------
@@ -768,66 +717,50 @@ def fit_bayesian_gmm(
     n_components : int
         K, the truncation level: an upper bound on the components used.
     weight_concentration_prior_type : {"dirichlet_process", "dirichlet_distribution"}
-    weight_concentration_prior : float, default 1 / K
-        alpha_0. Small values favour few components.
-    mean_precision_prior : float, default 1
-        beta_0: how many points' worth of belief the prior on each mean holds.
-    mean_prior : array-like of shape (D,), default the mean of X
-        m_0.
-    degrees_of_freedom_prior : float > D - 1, default D
-        nu_0.
-    covariance_prior : array-like of shape (D, D), default the covariance of X
-        W_0^{-1}, the scale matrix of the inverse-Wishart prior on Sigma_k.
     smoothing : float, default 1e-6
         Added to the diagonal of every S_k (scikit-learn's ``reg_covar``).
     init : "kmeans++", "random" or array-like of shape (N, K)
         Starting responsibilities; see ``initial_resp``.
     max_iter : int
     tol : float
+        The change of the ELBO per point that stops the fit. The default is far tighter than
+        ``fit_gmm``'s: spare components hand over their points slowly, and at tol=1e-5 a fit
+        of the seed data can stop on such a plateau with a fourth component (chapter 11).
     rng : None, int or numpy.random.Generator
         Used by the initialisation only.
+    **priors
+        The keywords of ``make_priors``, each defaulting to scikit-learn's:
+        weight_concentration_prior : float, default 1 / K
+            alpha_0. Small values favour few components.
+        mean_precision_prior : float, default 1
+            beta_0: how many points' worth of belief the prior on each mean holds.
+        mean_prior : array-like of shape (D,), default the mean of X
+            m_0.
+        degrees_of_freedom_prior : float > D - 1, default D
+            nu_0.
+        covariance_prior : array-like of shape (D, D), default the covariance of X
+            W_0^{-1}, the scale matrix of the inverse-Wishart prior on Sigma_k.
 
     Returns
     -------
     BayesianGMMFit
     """
     X = _check_X(X)
-    priors = make_priors(
-        X,
-        n_components,
-        weight_concentration_prior_type,
-        weight_concentration_prior,
-        mean_precision_prior,
-        mean_prior,
-        degrees_of_freedom_prior,
-        covariance_prior,
-    )
+    priors = make_priors(X, n_components, weight_concentration_prior_type, **priors)
     smoothing = check_number(smoothing, "smoothing", "smoothing=1e-6", low=0)
     max_iter, tol = _check_iteration_args(max_iter, tol)
-    resp = initial_resp(X, n_components, init, rng)
-    params = vb_m_step(X, resp, priors, smoothing)
-    lr = log_rho(X, params)
-    lower_bounds, collapsed, converged = [], [], False
-    for _ in range(max_iter):
-        log_resp = lr - logsumexp(lr, axis=1, keepdims=True)  # E-step, Eq. (11.11)
-        resp = np.exp(log_resp)
-        params = vb_m_step(X, resp, priors, smoothing)
-        lr = log_rho(X, params)  # the ELBO's first term, and the next E-step's input
-        terms = elbo_terms(X, resp, params, priors, lr, log_resp)
-        lower_bounds.append(sum(terms.values()))
-        collapsed.append(collapsed_bound(terms["H[q(Z)]"], params))
-        if len(collapsed) > 1 and abs(collapsed[-1] - collapsed[-2]) < tol:
-            converged = True
-            break
-    resp = np.exp(lr - logsumexp(lr, axis=1, keepdims=True))
+    start = vb_m_step(X, initial_resp(X, n_components, init, rng), priors, smoothing)
+    e_step, m_step = vb_steps(X, priors, smoothing)
+    run = em(start, e_step, m_step, n_points=X.shape[0], max_iter=max_iter, tol=tol)
+    params = run.params
     return BayesianGMMFit(
         weights=expected_weights(params["weight_concentration"]),
         means=params["means"],
         covariances=params["covariances"],
-        resp=resp,
-        lower_bounds=np.array(lower_bounds),
-        n_iter=len(lower_bounds),
-        converged=converged,
+        resp=e_step(params)[0],
+        lower_bounds=run.objectives,
+        n_iter=run.n_iter,
+        converged=run.converged,
         weight_concentration=params["weight_concentration"],
         mean_precision=params["mean_precision"],
         degrees_of_freedom=params["degrees_of_freedom"],
@@ -836,8 +769,23 @@ def fit_bayesian_gmm(
     )
 
 
+def vb_steps(X, priors, smoothing):
+    """The E-step and M-step of variational Bayes, for ``gmm.em.em`` (chapter 11).
+
+    ``e_step(params)`` returns q(Z), Eq. (11.11), and the ELBO, Eq. (11.12), of that q(Z)
+    with the q(pi) q(mu, Lambda) in ``params``; ``m_step(resp)`` is ``vb_m_step``."""
+
+    def e_step(params):
+        lr = log_rho(X, params)  # N, K
+        log_resp = lr - logsumexp(lr, axis=1, keepdims=True)  # Eq. (11.11)
+        resp = np.exp(log_resp)
+        return resp, elbo(X, resp, params, priors, log_rho_new=lr, log_resp=log_resp)
+
+    return e_step, lambda resp: vb_m_step(X, resp, priors, smoothing)
+
+
 # ---------------------------------------------------------------------------
-# Plots and the concentration explorer (notebook 11)
+# Plots and the concentration explorer (chapter 11)
 # ---------------------------------------------------------------------------
 
 SURVIVAL_SHARE = 0.01  # a component "survives" if it owns more than 1 % of the points
@@ -849,56 +797,43 @@ def survivors(weights, share=SURVIVAL_SHARE):
     return np.flatnonzero(np.asarray(weights) > share)
 
 
-def survivor_colors(weights, means, reference_means=None, share=SURVIVAL_SHARE):
-    """(K, 3) colours: survivors matched to ``reference_means`` take their colours.
+def survivor_colors(weights, means, reference_means=None):
+    """(K, 3) colours, the true clusters' for the components that match them.
 
-    With reference (e.g. true) means of shape (J, D), the Hungarian algorithm matches
-    the surviving components to them (``scipy.optimize.linear_sum_assignment``, which
-    allows J different from the number of survivors); a matched component gets colour
-    j of ``gmm_helpers.component_colors``, every other component one of the rest.
+    With reference (e.g. true) means of shape (J, D), heaviest first, the min(J, K) heaviest
+    components are matched to the first min(J, K) references by ``gmm_helpers.align_components``
+    (the Hungarian algorithm); the component matched to reference j gets colour j of
+    ``gp.component_colors``, every other component one of the rest, heaviest first.
     """
-    from scipy.optimize import linear_sum_assignment
-
     K = len(weights)
-    palette = gp.component_colors(max(K, 0 if reference_means is None else len(reference_means)))
-    colors = np.empty((K, 3))
-    free = list(range(len(palette)))
-    taken = {}
+    order = np.arange(K)
     if reference_means is not None:
-        alive = survivors(weights, share)
         ref = np.asarray(reference_means, dtype=float)
-        cost = ((ref[:, None, :] - np.asarray(means)[None, alive, :]) ** 2).sum(-1)
-        for j, i in zip(*linear_sum_assignment(cost), strict=True):
-            taken[alive[i]] = j
-            free.remove(j)
-    for k in range(K):
-        colors[k] = palette[taken[k] if k in taken else free.pop(0)][:3]
+        heaviest = np.argsort(-np.asarray(weights), kind="stable")
+        n = min(len(ref), K)
+        matched = heaviest[:n][gh.align_components(ref[:n], np.asarray(means)[heaviest[:n]])]
+        order = np.r_[matched, heaviest[n:]]
+    palette = gp.component_colors(K)
+    colors = np.empty((K, 3))
+    colors[order] = palette[:, :3]
     return colors
 
 
-def plot_bayesian_fit(X, fit, ax=None, reference_means=None, share=SURVIVAL_SHARE, s=6):
+def plot_bayesian_fit(X, fit, ax=None, *, reference_means=None, share=SURVIVAL_SHARE, s=6):
     """Points coloured by responsibilities, ellipses (1, 2 sd) of the surviving components only.
 
     ``fit`` is a ``BayesianGMMFit`` or ``MAPFit``; with ``reference_means`` each
     survivor takes the colour of the true cluster it matches (``survivor_colors``).
     Returns the axes.
     """
-    ax = _new_axes() if ax is None else ax
-    colors = survivor_colors(fit.weights, fit.means, reference_means, share)
+    ax = gp._axes(ax)
+    colors = survivor_colors(fit.weights, fit.means, reference_means)
     gp.plot_responsibilities(X, fit.resp, ax=ax, colors=colors, s=s)
     alive = survivors(fit.weights, share)
     gp.plot_ellipses(
         fit.means[alive], fit.covariances[alive], ax=ax, n_std=(1, 2), colors=colors[alive]
     )
-    ax.set_xlabel("$x_1$")
-    ax.set_ylabel("$x_2$")
     return ax
-
-
-def _new_axes(figsize=(5, 5)):
-    import matplotlib.pyplot as plt
-
-    return plt.subplots(figsize=figsize)[1]
 
 
 def plot_weights(fit, n_samples, ax=None, colors=None, share=SURVIVAL_SHARE):
@@ -906,7 +841,7 @@ def plot_weights(fit, n_samples, ax=None, colors=None, share=SURVIVAL_SHARE):
 
     Returns the axes.
     """
-    ax = _new_axes((5, 3)) if ax is None else ax
+    ax = gp._axes(ax, figsize=(5, 3))
     points = np.maximum(np.asarray(fit.weights) * n_samples, 1e-3)
     ax.bar(np.arange(1, len(points) + 1), points, color=colors)
     ax.axhline(share * n_samples, color="k", ls="--", lw=1, label=f"{share:.0%} of the points")
@@ -924,23 +859,35 @@ def plot_weights(fit, n_samples, ax=None, colors=None, share=SURVIVAL_SHARE):
     return ax
 
 
-def concentration_figure(weight_concentration_prior=1e-2, n_samples=2000, n_components=10, rng=2):
-    """The Dirichlet-process fit of the seed data at one alpha_0, and its weights (notebook 11).
+def seed_data_fit(
+    weight_concentration_prior, n_samples, *, n_components=10, rng=2, separation=5.0, tol=1e-8
+):
+    """The seed data and its Dirichlet-process fit at one alpha_0 (chapter 11).
 
-    Fits ``fit_bayesian_gmm`` to ``gmm_helpers.sample_seed_data(n_samples=n_samples)``
-    with K = ``n_components`` and ``max_iter=1000``; returns a matplotlib Figure.
+    ``gmm_helpers.sample_seed_data(separation, n_samples, rng=0)`` and ``fit_bayesian_gmm`` with
+    K = ``n_components``, run to ``tol`` per point (at most 5000 iterations): a looser ``tol``
+    stops on the plateaus where spare components slowly hand over their points.
+    Returns (X, fit).
     """
-    from matplotlib.figure import Figure
-
-    X, _ = gh.sample_seed_data(n_samples=n_samples, rng=0)
-    true_means = gh.seed_parameters()[1]
+    X, _ = gh.sample_seed_data(separation, n_samples, rng=0)
     fit = fit_bayesian_gmm(
         X,
         n_components,
         weight_concentration_prior=weight_concentration_prior,
-        max_iter=1000,
+        max_iter=5000,
+        tol=tol,
         rng=rng,
     )
+    return X, fit
+
+
+def concentration_figure(weight_concentration_prior=1e-2, n_samples=2000, **fit_args):
+    """The fit of ``seed_data_fit`` (``fit_args`` are its keywords) and its weights, side by
+    side; returns a matplotlib Figure."""
+    from matplotlib.figure import Figure
+
+    X, fit = seed_data_fit(weight_concentration_prior, n_samples, **fit_args)
+    true_means = gh.seed_parameters(fit_args.get("separation", 5.0))[1]
     colors = survivor_colors(fit.weights, fit.means, true_means)
     fig = Figure(figsize=(10, 4.2), layout="constrained")
     ax_fit, ax_w = fig.subplots(1, 2, width_ratios=(1, 1.3))
@@ -949,13 +896,14 @@ def concentration_figure(weight_concentration_prior=1e-2, n_samples=2000, n_comp
     n_alive = len(survivors(fit.weights))
     fig.suptitle(
         rf"$\alpha_0$ = {weight_concentration_prior:.3g}, N = {n_samples}: {n_alive} of "
-        f"{n_components} components own more than 1 % of the points"
+        f"{fit.n_components} components own more than 1 % of the points"
     )
     return fig
 
 
-def concentration_explorer(weight_concentration_prior=1e-2, n_samples=2000, rng=2):
-    """A log-scale slider for alpha_0 and a choice of N for ``concentration_figure``.
+def concentration_explorer(weight_concentration_prior=1e-2, n_samples=2000, **fit_args):
+    """A log-scale slider for alpha_0 and a choice of N for ``concentration_figure``
+    (``fit_args``: the keywords of ``seed_data_fit``).
 
     The course's explorer (``gmm.explorer``): an error shows as a message, never a
     traceback. Returns a VBox carrying ``.controls`` and ``.state`` (the last figure).
@@ -985,7 +933,7 @@ def concentration_explorer(weight_concentration_prior=1e-2, n_samples=2000, rng=
         ),
     }
     return gx._explorer(
-        lambda **values: concentration_figure(**values, rng=rng),
+        lambda **values: concentration_figure(**values, **fit_args),
         controls,
         columns=(2,),
         css_class="gmm-concentration-explorer",
@@ -995,8 +943,9 @@ def concentration_explorer(weight_concentration_prior=1e-2, n_samples=2000, rng=
     )
 
 
-def concentration_sweep(alphas, sizes=SIZES, n_components=10, rng=2):
-    """Survivor counts over a grid of alpha_0 for each N: the explorer's static version.
+def concentration_sweep(alphas, sizes=SIZES, **fit_args):
+    """Survivor counts over a grid of alpha_0 for each N: the explorer's static version
+    (``fit_args``: the keywords of ``seed_data_fit``).
 
     Returns
     -------
@@ -1005,18 +954,14 @@ def concentration_sweep(alphas, sizes=SIZES, n_components=10, rng=2):
     """
     counts = np.empty((len(sizes), len(alphas)), dtype=int)
     for i, n in enumerate(sizes):
-        X, _ = gh.sample_seed_data(n_samples=n, rng=0)
         for j, a in enumerate(alphas):
-            fit = fit_bayesian_gmm(
-                X, n_components, weight_concentration_prior=a, max_iter=1000, rng=rng
-            )
-            counts[i, j] = len(survivors(fit.weights))
+            counts[i, j] = len(survivors(seed_data_fit(a, n, **fit_args)[1].weights))
     return counts
 
 
 def plot_concentration_sweep(alphas, counts, sizes=SIZES, ax=None):
     """Survivor counts against alpha_0 (log scale), one line per N. Returns the axes."""
-    ax = _new_axes((6.5, 3.8)) if ax is None else ax
+    ax = gp._axes(ax, figsize=(6.5, 3.8))
     for n, row in zip(sizes, counts, strict=True):
         ax.semilogx(alphas, row, "-o", label=f"N = {n}")
     ax.set_xlabel(r"weight concentration prior $\alpha_0$")
@@ -1024,27 +969,4 @@ def plot_concentration_sweep(alphas, counts, sizes=SIZES, ax=None):
     ax.set_ylim(0, counts.max() + 1)
     ax.yaxis.get_major_locator().set_params(integer=True)
     ax.legend()
-    return ax
-
-
-def plot_digits(images, ax=None, n_cols=10, title=None):
-    """8 x 8 digit images (pixel values 0-16) in a mosaic on one axes; returns the axes.
-
-    Parameters
-    ----------
-    images : array-like of shape (n, 64) or (n, 8, 8)
-        Values outside 0-16 (a sampled digit can have them) are shown as 0 or 16.
-    """
-    images = np.clip(np.asarray(images, dtype=float).reshape(-1, 8, 8), 0, 16)
-    n_rows = -(-len(images) // n_cols)
-    mosaic = np.full((n_rows * 9 + 1, n_cols * 9 + 1), np.nan)  # a 1-pixel gap around each
-    for i, image in enumerate(images):
-        r, c = divmod(i, n_cols)
-        mosaic[1 + 9 * r : 9 + 9 * r, 1 + 9 * c : 9 + 9 * c] = image
-    ax = _new_axes((n_cols * 0.7, n_rows * 0.7)) if ax is None else ax
-    ax.imshow(mosaic, cmap="binary", vmin=0, vmax=16, interpolation="nearest")
-    ax.set_xticks([])
-    ax.set_yticks([])
-    if title is not None:
-        ax.set_title(title)
     return ax

@@ -10,8 +10,8 @@ follows an equation of that notebook, "Eq. (10.n)". Notation, as in ``gmm_helper
     resp     (N, K)  responsibilities gamma_nk = p(z_n = k | x_n)
     nk       (K,)    effective number of images N_k = sum_n gamma_nk
 
-``gmm_helpers`` imports ``fit_bernoulli_mixture`` from here (``bm.fit_bernoulli_mixture``);
-this module imports nothing from ``gmm_helpers``, so either can be imported first.
+``fit_bernoulli_mixture`` runs the two steps on ``gmm.em.em``, the loop every model of the
+course shares; the input checks are ``gmm.checks``'; the plots draw on ``gmm.plots``' axes.
 """
 
 from dataclasses import dataclass
@@ -19,64 +19,21 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import logsumexp
 
-from gmm.checks import check_count, check_K, check_number, check_resp, check_rng
-
-# ---------------------------------------------------------------------------
-# Input checks: "expected ..., got ..., try ..."
-# ---------------------------------------------------------------------------
-
-
-def _check_binary(X, name="X"):
-    try:
-        X = np.asarray(X, dtype=float)
-    except (TypeError, ValueError):
-        raise ValueError(
-            f"expected {name} to be an array of 0/1 values of shape (N, D), "
-            f"got {type(X).__name__}; try np.asarray(X, dtype=float)"
-        ) from None
-    if X.ndim != 2 or X.shape[0] == 0 or X.shape[1] == 0:
-        raise ValueError(
-            f"expected {name} to be a non-empty 2-D array of shape (N, D), got shape {X.shape}; "
-            "try X.reshape(len(X), -1) to flatten images into rows"
-        )
-    bad = (X != 0) & (X != 1)
-    if bad.any():
-        example = X[bad].flat[0]
-        raise ValueError(
-            f"expected {name} to hold only the values 0 and 1, got {int(bad.sum())} other "
-            f"value(s) such as {example!r}; try binarising, e.g. X = (X >= threshold).astype(float)"
-        )
-    return X
+from gmm import plots as gp
+from gmm.checks import (
+    check_bernoulli_parameters,
+    check_binary,
+    check_count,
+    check_K,
+    check_number,
+    check_resp,
+    check_rng,
+)
+from gmm.em import em
 
 
 def _check_smoothing(smoothing):
     return check_number(smoothing, "smoothing", "smoothing=1e-2", low=0)
-
-
-def _check_parameters(weights, means, n_features=None):
-    weights = np.asarray(weights, dtype=float)
-    means = np.asarray(means, dtype=float)
-    if weights.ndim != 1 or means.ndim != 2 or means.shape[0] != weights.shape[0]:
-        raise ValueError(
-            f"expected weights of shape (K,) and means of shape (K, D), got {weights.shape} and "
-            f"{means.shape}; try the weights and means of a fit"
-        )
-    if n_features is not None and means.shape[1] != n_features:
-        raise ValueError(
-            f"expected means with D = {n_features} columns like X, got {means.shape[1]}; "
-            "try parameters fitted on the same pixels"
-        )
-    if not (np.all(weights > 0) and np.isclose(weights.sum(), 1.0)):
-        raise ValueError(
-            f"expected positive weights summing to 1, got {np.round(weights, 4).tolist()}; "
-            "try weights / weights.sum()"
-        )
-    if not np.all((means >= 0) & (means <= 1)):
-        raise ValueError(
-            "expected means (pixel probabilities) between 0 and 1, got values outside; "
-            "try np.clip(means, 0, 1)"
-        )
-    return weights, means
 
 
 # ---------------------------------------------------------------------------
@@ -99,7 +56,7 @@ def log_bernoulli_density(X, means):
     -------
     log_density : ndarray of shape (N, K)
     """
-    X = _check_binary(X)
+    X = check_binary(X)
     means = np.asarray(means, dtype=float)
     if means.ndim != 2 or means.shape[1] != X.shape[1] or not np.all((means >= 0) & (means <= 1)):
         raise ValueError(
@@ -144,8 +101,8 @@ def bernoulli_e_step(X, weights, means):
     log_likelihood : float
         sum_n log p(x_n), Eq. (10.5).
     """
-    X = _check_binary(X)
-    weights, means = _check_parameters(weights, means, X.shape[1])
+    X = check_binary(X)
+    weights, means = check_bernoulli_parameters(weights, means, X.shape[1])
     return _e_step(X, weights, means)
 
 
@@ -180,7 +137,7 @@ def bernoulli_m_step(X, resp, smoothing=1e-2):
     weights : ndarray of shape (K,)
     means : ndarray of shape (K, D)
     """
-    X = _check_binary(X)
+    X = check_binary(X)
     resp = check_resp(resp, X.shape[0])
     return _m_step(X, resp, _check_smoothing(smoothing))
 
@@ -240,7 +197,7 @@ def _initial_parameters(X, K, init, rng):
                 f"expected init as a tuple (weights, means), got {len(init)} items; "
                 "try init=(weights, means)"
             )
-        weights, means = _check_parameters(*init, n_features=X.shape[1])
+        weights, means = check_bernoulli_parameters(*init, n_features=X.shape[1])
         if weights.shape[0] != K:
             raise ValueError(
                 f"expected initial parameters for K = {K} components, got {weights.shape[0]}; "
@@ -259,10 +216,10 @@ def _initial_parameters(X, K, init, rng):
 def fit_bernoulli_mixture(
     X, n_components, *, init="random", max_iter=100, tol=1e-3, smoothing=1e-2, rng=None
 ):
-    """Fit a mixture of multivariate Bernoullis by EM (notebook 10).
+    """Fit a mixture of multivariate Bernoullis by EM (chapter 10).
 
-    Each iteration runs the E-step, Eq. (10.6), recording the log-likelihood of the
-    current parameters, Eq. (10.5), then the M-step, Eqs. (10.7)-(10.8). It stops when
+    ``gmm.em.em`` alternates the E-step, Eq. (10.6), recording the log-likelihood of the
+    current parameters, Eq. (10.5), and the M-step, Eqs. (10.7)-(10.8). It stops when
     the mean per-sample log-likelihood changes by less than ``tol`` between iterations
     (``tol=0`` runs exactly ``max_iter`` iterations), as ``gmm_helpers.fit_gmm`` does.
     With ``smoothing=0`` the log-likelihood never decreases.
@@ -287,27 +244,25 @@ def fit_bernoulli_mixture(
     -------
     BernoulliMixtureFit
     """
-    X = _check_binary(X)
+    X = check_binary(X)
     K = check_K(n_components, X.shape[0])
     max_iter = check_count(max_iter, "max_iter", 100)
     tol = check_number(tol, "tol", "tol=1e-3", low=0)
     smoothing = _check_smoothing(smoothing)
-    weights, means = _initial_parameters(X, K, init, rng)
-    log_likelihoods, converged = [], False
-    for _ in range(max_iter):
-        resp, ll = _e_step(X, weights, means)
-        weights, means = _m_step(X, resp, smoothing)
-        converged = bool(log_likelihoods) and abs(ll - log_likelihoods[-1]) / X.shape[0] < tol
-        log_likelihoods.append(ll)
-        if converged:
-            break
+    run = em(
+        _initial_parameters(X, K, init, rng),
+        lambda params: _e_step(X, *params),
+        lambda resp: _m_step(X, resp, smoothing),
+        n_points=X.shape[0], max_iter=max_iter, tol=tol,
+    )  # fmt: skip
+    weights, means = run.params
     return BernoulliMixtureFit(
         weights=weights,
         means=means,
         resp=_e_step(X, weights, means)[0],
-        log_likelihoods=np.array(log_likelihoods),
-        n_iter=len(log_likelihoods),
-        converged=converged,
+        log_likelihoods=run.objectives,
+        n_iter=run.n_iter,
+        converged=run.converged,
         smoothing=smoothing,
     )
 
@@ -324,7 +279,7 @@ def bernoulli_score_samples(X, fit):
     -------
     log_density : ndarray of shape (N,)
     """
-    X = _check_binary(X)
+    X = check_binary(X)
     if isinstance(fit, BernoulliMixtureFit):
         weights, means = fit.weights, fit.means
     elif isinstance(fit, (tuple, list)) and len(fit) == 2:
@@ -334,7 +289,7 @@ def bernoulli_score_samples(X, fit):
             f"expected a BernoulliMixtureFit or a tuple (weights, means), got "
             f"{type(fit).__name__}; try the result of fit_bernoulli_mixture(X, K)"
         )
-    weights, means = _check_parameters(weights, means, X.shape[1])
+    weights, means = check_bernoulli_parameters(weights, means, X.shape[1])
     return logsumexp(np.log(weights) + _log_bernoulli(X, means), axis=1)
 
 
@@ -346,7 +301,7 @@ def sample_bernoulli_mixture(weights, means, n_samples, rng=None):
     X : ndarray of shape (n_samples, D), values 0 and 1
     labels : ndarray of shape (n_samples,)
     """
-    weights, means = _check_parameters(weights, means)
+    weights, means = check_bernoulli_parameters(weights, means)
     n = check_count(n_samples, "n_samples", 20)
     rng = check_rng(rng)
     labels = rng.choice(len(weights), size=n, p=weights)
@@ -359,23 +314,20 @@ def sample_bernoulli_mixture(weights, means, n_samples, rng=None):
 # ---------------------------------------------------------------------------
 
 
-def _axes(ax, figsize=(6, 4)):
-    if ax is None:
-        import matplotlib.pyplot as plt
-
-        _, ax = plt.subplots(figsize=figsize)
-    return ax
-
-
-def plot_images(images, shape=(8, 8), n_cols=10, ax=None, titles=None, cmap="gray_r", vmax=1.0):
-    """Tile flattened images into one picture, a row of ``n_cols`` at a time (notebook 10).
+def plot_images(
+    images, shape=(8, 8), n_cols=10, ax=None, *, titles=None, title=None, cmap="gray_r", vmax=1.0
+):
+    """Tile flattened images into one picture, a row of ``n_cols`` at a time (chapters 10, 11).
 
     Parameters
     ----------
     images : array-like of shape (M, H * W)
+        Values from 0 to ``vmax`` (outside: shown as 0 or ``vmax``).
     shape : (H, W)
     titles : sequence of M str, optional
         Printed above each tile.
+    title : str, optional
+        The whole picture's title.
     """
     images = np.asarray(images, dtype=float)
     H, W = shape
@@ -387,26 +339,28 @@ def plot_images(images, shape=(8, 8), n_cols=10, ax=None, titles=None, cmap="gra
     for i, img in enumerate(images):
         r, c = divmod(i, n_cols)
         mosaic[r * (H + gap) : r * (H + gap) + H, c * (W + 1) : c * (W + 1) + W] = img.reshape(H, W)
-    ax = _axes(ax, figsize=(n_cols * 1.0, n_rows * (1.0 if titles is None else 1.3)))
+    ax = gp._axes(ax, figsize=(n_cols * 1.0, n_rows * (1.0 if titles is None else 1.3)))
     ax.imshow(mosaic, cmap=cmap, vmin=0, vmax=vmax, interpolation="nearest")
     if titles is not None:
-        for i, title in enumerate(titles):
+        for i, text in enumerate(titles):
             r, c = divmod(i, n_cols)
             x, y = c * (W + 1) + (W - 1) / 2, r * (H + gap) - 0.7
-            ax.text(x, y, title, ha="center", va="bottom", fontsize=8)
+            ax.text(x, y, text, ha="center", va="bottom", fontsize=8)
     ax.set_axis_off()
+    if title is not None:
+        ax.set_title(title)
     return ax
 
 
 def plot_counts(counts, ax=None, xlabel="true digit", ylabel="cluster"):
-    """A table of counts as a heat map with the numbers written in (notebook 10).
+    """A table of counts as a heat map with the numbers written in (chapter 10).
 
     Parameters
     ----------
     counts : array-like of shape (R, C), integers
     """
     counts = np.asarray(counts)
-    ax = _axes(ax, figsize=(6, 5))
+    ax = gp._axes(ax, figsize=(6, 5))
     ax.imshow(counts, cmap="Blues")
     for (r, c), n in np.ndenumerate(counts):
         if n:
@@ -420,8 +374,8 @@ def plot_counts(counts, ax=None, xlabel="true digit", ylabel="cluster"):
 
 
 def show_image(image, ax=None, title=None, **kwargs):
-    """Show an (H, W, 3) or (H, W) image without axes (notebook 10); ``ax.images[0]`` is it."""
-    ax = _axes(ax, figsize=(6, 4))
+    """Show an (H, W, 3) or (H, W) image without axes (chapter 10); ``ax.images[0]`` is it."""
+    ax = gp._axes(ax, figsize=(6, 4))
     ax.imshow(image, **kwargs)
     ax.set_axis_off()
     if title is not None:

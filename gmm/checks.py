@@ -219,3 +219,76 @@ def check_start(init, K, D):
             "try n_components=len(weights)"
         )
     return weights, means, covariances
+
+
+# Appended for the models of chapters 10 and 11 (gmm.bayes, gmm.bernoulli).
+
+
+def check_positive(value, name, hint, above=0.0):
+    """A finite real number > ``above`` (strictly: a prior's strength or degrees of freedom)."""
+    real = isinstance(value, Real) and not isinstance(value, bool)
+    if not (real and np.isfinite(value) and value > above):
+        raise ValueError(f"expected {name} to be a number > {above:g}, got {value!r}; try {hint}")
+    return float(value)
+
+
+def check_array(value, name, shape, hint):
+    """A float array of the given shape with finite entries."""
+    A = np.asarray(value, dtype=float)
+    if A.shape != shape or not np.all(np.isfinite(A)):
+        raise ValueError(
+            f"expected {name} of shape {shape} with finite entries, got shape {A.shape}; try {hint}"
+        )
+    return A
+
+
+def check_binary(X, name="X"):
+    """Binary data: a non-empty float array of shape (N, D) holding only 0 and 1."""
+    try:
+        X = np.asarray(X, dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"expected {name} to be an array of 0/1 values of shape (N, D), "
+            f"got {type(X).__name__}; try np.asarray(X, dtype=float)"
+        ) from None
+    if X.ndim != 2 or X.shape[0] == 0 or X.shape[1] == 0:
+        raise ValueError(
+            f"expected {name} to be a non-empty 2-D array of shape (N, D), got shape {X.shape}; "
+            "try X.reshape(len(X), -1) to flatten images into rows"
+        )
+    bad = (X != 0) & (X != 1)
+    if bad.any():
+        raise ValueError(
+            f"expected {name} to hold only the values 0 and 1, got {int(bad.sum())} other "
+            f"value(s) such as {X[bad].flat[0]!r}; try binarising, e.g. "
+            "X = (X >= threshold).astype(float)"
+        )
+    return X
+
+
+def check_bernoulli_parameters(weights, means, n_features=None):
+    """A Bernoulli mixture's (weights (K,), means (K, D)): positive weights summing to 1 and
+    pixel probabilities in [0, 1]."""
+    weights = np.asarray(weights, dtype=float)
+    means = np.asarray(means, dtype=float)
+    if weights.ndim != 1 or means.ndim != 2 or means.shape[0] != weights.shape[0]:
+        raise ValueError(
+            f"expected weights of shape (K,) and means of shape (K, D), got {weights.shape} and "
+            f"{means.shape}; try the weights and means of a fit"
+        )
+    if n_features is not None and means.shape[1] != n_features:
+        raise ValueError(
+            f"expected means with D = {n_features} columns like X, got {means.shape[1]}; "
+            "try parameters fitted on the same pixels"
+        )
+    if not (np.all(weights > 0) and np.isclose(weights.sum(), 1.0)):
+        raise ValueError(
+            f"expected positive weights summing to 1, got {np.round(weights, 4).tolist()}; "
+            "try weights / weights.sum()"
+        )
+    if not np.all((means >= 0) & (means <= 1)):
+        raise ValueError(
+            "expected means (pixel probabilities) between 0 and 1, got values outside; "
+            "try np.clip(means, 0, 1)"
+        )
+    return weights, means
