@@ -536,10 +536,7 @@ def check_answer(name, answer, expected=None, rtol=None, atol=None):
     """
     label = name if str(name).startswith("Exercise") else f"Exercise {name}"
     if answer is None:
-        print(
-            f"{label}: not attempted yet: replace None with your answer in the cell above, "
-            "run it, then run this cell again"
-        )
+        print(f"{label}: not attempted yet: replace None in the cell above, then run both cells")
         return False
     if expected is None:
         expected, default_rtol, default_atol = _EXERCISES_EXPECTED(name)

@@ -24,8 +24,7 @@ def test_correct(capsys):
 def test_not_attempted_points_to_the_cell_above(capsys):
     assert verdict(capsys, None, 1.0) == (
         False,
-        "Exercise 9.9: not attempted yet: replace None with your answer in the cell above, "
-        "run it, then run this cell again",
+        "Exercise 9.9: not attempted yet: replace None in the cell above, then run both cells",
     )
 
 
