@@ -97,3 +97,12 @@ def test_a_run_reports_the_first_error(tmp_path):
     error = tinker.run(run, path)
     assert (error.ename, error.evalue) == ("AssertionError", "K changed")
     assert run.cells[3].outputs[0]["text"] == "20.0\n"
+
+
+def test_stderr_lines_are_collected():
+    nb = notebook(PARAMS, [{"K": 4}])
+    nb.cells[2].outputs = [
+        nbformat.v4.new_output("stream", name="stdout", text="15.0\n"),
+        nbformat.v4.new_output("stream", name="stderr", text="RuntimeWarning: invalid value\nx\n"),
+    ]
+    assert tinker.stderr_lines(nb) == ["RuntimeWarning: invalid value"]

@@ -25,8 +25,8 @@ only if the run stops with a ValueError whose message contains that piece and bo
 and "try"; it fails if the chapter runs through, or stops with anything else.
 
 Chapters without a parameters cell are skipped with a note (``--notes FILE`` also writes the
-notes there, for ``make test``'s summary). Prints the time per chapter; exits 1 if any entry
-failed.
+notes there, for ``make test``'s summary). Prints the time per chapter, and a note for a run
+whose cells wrote to stderr (warnings: not a failure); exits 1 if any entry failed.
 """
 
 import argparse
@@ -171,6 +171,17 @@ def verdict(entry, error):
     return False, f"expected a ValueError with {expected!r}, 'expected' and 'try'; got {said}"
 
 
+def stderr_lines(nb):
+    """The first line of every stderr output of an executed notebook (warnings)."""
+    return [
+        (output.get("text", "").strip().splitlines() or [""])[0][:120]
+        for cell in nb.cells
+        if cell.cell_type == "code"
+        for output in cell.outputs
+        if output.get("name") == "stderr"
+    ]
+
+
 def scratch_path(path, number):
     return SCRATCH / path.stem / f"{number:02d}.ipynb"
 
@@ -204,6 +215,9 @@ def tinker(path, short=False, out=print):
         out(f"{seconds:6.1f} s  {status:6s}  {path.name} [{describe(entry)}]: {message}")
         if not passed:
             out(f"          executed copy: {target.relative_to(ROOT)}")
+        warnings = stderr_lines(run_nb)
+        if warnings:  # not a failure, but worth a look (a RuntimeWarning is often a NaN)
+            out(f"          note: {len(warnings)} output(s) on stderr, the first: {warnings[0]}")
     out(f"{time.perf_counter() - tick:6.1f} s  {path.name}: {len(entries)} run(s), {failed} failed")
     return failed, None
 
