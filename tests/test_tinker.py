@@ -1,5 +1,6 @@
 """tools/tinker.py: the grid of a parameters cell, the injected values, and its verdicts."""
 
+import ast
 import sys
 from pathlib import Path
 
@@ -106,3 +107,23 @@ def test_stderr_lines_are_collected():
         nbformat.v4.new_output("stream", name="stderr", text="RuntimeWarning: invalid value\nx\n"),
     ]
     assert tinker.stderr_lines(nb) == ["RuntimeWarning: invalid value"]
+
+
+def _only_set_up(source):
+    """True for a cell of imports and calls only (``np.set_printoptions(...)``), no knobs."""
+    return all(
+        isinstance(node, (ast.Import, ast.ImportFrom, ast.Expr)) for node in ast.parse(source).body
+    )
+
+
+@pytest.mark.parametrize("path", tinker.chapters(), ids=lambda p: p.stem)
+def test_every_chapter_grid_is_well_formed(path):
+    """Without running anything: one parameters cell at most, its grid sets only knobs the cell
+    assigns, and it is the first code cell after the imports (issue 25's convention)."""
+    nb = nbformat.read(path, as_version=4)
+    index, entries = tinker.grid(nb)
+    if index is None:
+        pytest.skip(f"{path.name} has no parameters cell yet")
+    before = [c.source for c in nb.cells[:index] if c.cell_type == "code"]
+    assert all(map(_only_set_up, before)), f"{path.name}: code before the parameters cell"
+    assert entries
