@@ -9,6 +9,8 @@
 #   make nbval       re-run every notebook and README.ipynb, compare with the saved outputs
 #   make nbval-one-thread  the same with one BLAS thread: a second floating-point path
 #   make check-docs  the committed pages match the committed notebooks (no execution)
+#   make tinker      run every chapter over its parameters cell's grid of other values
+#   make tinker-short  the same, the first value of each grid only (a step of make test)
 #   make bench       time EM (python -m bench.bench_em)
 #   make lab         JupyterLab on notebooks/
 #   make app         the interactive explorer as a Voila app on http://127.0.0.1:8866
@@ -25,7 +27,7 @@ STAMP := $(VENV)/.installed
 
 NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 TESTS := $(wildcard tests/test_*.py tests/*_test.py)
-TEST_STEPS := lint format-check unit browser nbval nbval-one-thread check-docs
+TEST_STEPS := lint format-check unit browser nbval nbval-one-thread check-docs tinker-short
 # Where the steps of make test leave their JUnit reports and skip notes for its summary.
 TEST_DIR := build/test
 NBVAL_NOTEBOOKS := $(NOTEBOOKS) $(wildcard README.ipynb)
@@ -138,6 +140,18 @@ endif
 
 check-docs: $(STAMP)
 	$(PY) -m tools.check_docs
+
+# Every chapter re-run with other values of the knobs in its `parameters` cell (the cell's
+# "tinker" metadata lists them; the first is the short form's), executed copies in
+# build/tinker/, never over the committed notebooks; fails on any cell that raises, except a
+# clear ValueError the entry declares. Prints the time per chapter; chapters without a
+# parameters cell are skipped with a note. See tools/tinker.py.
+.PHONY: tinker tinker-short
+tinker: $(STAMP)
+	$(PY) -m tools.tinker
+
+tinker-short: $(STAMP)
+	@mkdir -p $(TEST_DIR); $(PY) -m tools.tinker --short --notes $(TEST_DIR)/$@.notes
 
 ## Using the course ---------------------------------------------------------------------
 

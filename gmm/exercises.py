@@ -530,11 +530,15 @@ def check_answer(name, answer, expected=None, rtol=None, atol=None):
     ``name`` is the exercise's chapter.number ("6.1"); ``exercises.py`` computes its expected
     value, out of the notebook's sight. ``answer=None`` means "not attempted yet", so notebooks
     run top to bottom untouched. ``expected`` (with ``rtol``, ``atol``) overrides the lookup.
+    A wrong answer gets one reason, never the expected value: not a number (text, a bool, a
+    complex number, an object), the wrong shape (expected vs got), not finite, or how far off
+    (the relative error to one digit, and for a single number whether it is too large or too
+    small; a count only hears that it is not the expected one).
     Returns True only for a correct answer.
     """
     label = name if str(name).startswith("Exercise") else f"Exercise {name}"
     if answer is None:
-        print(f"{label}: not attempted yet (replace None with your answer and re-run this cell)")
+        print(f"{label}: not attempted yet: replace None in the cell above, then run both cells")
         return False
     if expected is None:
         expected, default_rtol, default_atol = _EXERCISES_EXPECTED(name)
@@ -542,14 +546,73 @@ def check_answer(name, answer, expected=None, rtol=None, atol=None):
         default_rtol, default_atol = 1e-6, 1e-8
     rtol = default_rtol if rtol is None else rtol
     atol = default_atol if atol is None else atol
+    problem = _what_is_wrong(answer, expected, rtol, atol)
+    print(f"{label}: " + ("correct!" if problem is None else f"not yet: {problem}"))
+    return problem is None
+
+
+_KINDS = {"b": "True/False values", "c": "complex numbers", "U": "text", "S": "bytes"}
+
+
+def _what_is_wrong(answer, expected, rtol, atol):
+    """None if ``answer`` matches ``expected`` within (rtol, atol), else the reason, in words
+    that never reveal the expected value."""
+    count = np.asarray(expected).dtype.kind in "iu"  # an integer answer: a count or an index
+    expected = np.asarray(expected, dtype=float)
+    want = "a single number" if expected.ndim == 0 else f"an array of shape {expected.shape}"
     try:
-        ok = np.shape(answer) == np.shape(expected) and np.allclose(
-            np.asarray(answer, dtype=float), np.asarray(expected, dtype=float), rtol=rtol, atol=atol
+        got = np.asarray(answer)
+    except ValueError:  # ragged nested lists
+        return f"expected {want}, got a {type(answer).__name__} whose rows differ in length"
+    if isinstance(answer, (bool, np.bool_)) or got.dtype.kind not in "iuf":
+        kind = _KINDS.get(got.dtype.kind, f"a {type(answer).__name__}")
+        return f"expected {want}, got {kind}"
+    if got.shape != expected.shape:
+        if got.ndim == 0:
+            return f"expected {want}, got a single number"
+        if expected.ndim == 0:
+            extra = " (take the number out with float(...))" if got.size == 1 else ""
+            return f"expected {want}, got an array of shape {got.shape}{extra}"
+        return f"expected shape {expected.shape}, got {got.shape}"
+    got = got.astype(float)
+    bad = ~np.isfinite(got)
+    if bad.any():
+        what = " and ".join(
+            w for w, m in [("nan", np.isnan(got)), ("inf", np.isinf(got))] if m.any()
         )
-    except (TypeError, ValueError):
-        ok = False
-    print(f"{label}: " + ("correct!" if ok else "not yet: check your shapes and values"))
-    return bool(ok)
+        cause = "a 0/0, a log(0) or an overflow?"
+        if got.ndim == 0:
+            return f"your answer is not finite ({what}): {cause}"
+        return f"{bad.sum()} of its {got.size} entries are not finite ({what}): {cause}"
+    close = np.isclose(got, expected, rtol=rtol, atol=atol)
+    if close.all():
+        return None
+    if count:
+        if not np.all(got == np.round(got)):
+            return "expected a whole number (a count or an index), got a fraction"
+        return "not the expected number"
+    diff = np.abs(got - expected)
+    scale = np.abs(expected)
+    rel = np.where(scale > 0, diff / np.where(scale > 0, scale, 1), np.inf)
+    if expected.ndim == 0:
+        if expected == 0:
+            return f"off by {float(diff):.0e} (absolute difference)"
+        if got != 0 and np.sign(got) != np.sign(expected):
+            return "the sign is wrong"
+        side = "too large" if got > expected else "too small"
+        return f"{side}, by a relative error of about {float(rel):.0e}"
+    if np.allclose(np.sort(got, axis=None), np.sort(expected, axis=None), rtol=rtol, atol=atol):
+        return "the right values, but not in the expected order"
+    off = np.argwhere(~close)
+    where = ", ".join(str(int(ix[0]) if len(ix) == 1 else tuple(map(int, ix))) for ix in off[:3])
+    where = where + (", ..." if len(off) > 3 else "")
+    worst = rel[~close].max()
+    size = (
+        f"the largest relative error is about {worst:.0e}"
+        if np.isfinite(worst)
+        else f"the largest difference is about {diff[~close].max():.0e}"
+    )
+    return f"{len(off)} of {got.size} entries are off (at index {where}); {size}"
 
 
 _EXERCISES_EXPECTED = expected  # check_answer's argument `expected` hides the function

@@ -30,12 +30,37 @@ def component_colors(n_components):
 
 
 def aligned_colors(reference_means, means):
-    """(K, 3) colours: component ``order[j]`` (``align_components``) gets colour j of
-    ``component_colors``, so a cluster has the same colour in every figure (notebook 06)."""
-    order = gh.align_components(reference_means, means)
-    base = component_colors(len(order))
-    colors = np.empty_like(base)
-    colors[order] = base
+    """(K, 3) colours: the component matched to reference j gets colour j of
+    ``component_colors``, so a cluster has the same colour in every figure (notebook 06).
+
+    With as many components as references the match is ``align_components``'s. With K
+    components and another number R of references (a fit with K = 4 against three true
+    clusters), the min(K, R) closest pairs are matched the same way (least total squared
+    distance between means, ``linear_sum_assignment`` on the rectangular cost), and the
+    K - R components left over take colours R, R + 1, ... of ``component_colors``.
+    """
+    from scipy.optimize import linear_sum_assignment
+
+    ref = np.asarray(reference_means, dtype=float)
+    means = np.asarray(means, dtype=float)
+    if ref.shape == means.shape:
+        order = gh.align_components(ref, means)
+        colors = np.empty((len(order), 3))
+        colors[order] = component_colors(len(order))
+        return colors
+    if ref.ndim != 2 or means.ndim != 2 or ref.shape[1] != means.shape[1]:
+        raise ValueError(
+            f"expected two arrays of means (R, D) and (K, D) with the same D, got {ref.shape} "
+            f"and {means.shape}; try the means of fits of the same data"
+        )
+    R, K = len(ref), len(means)
+    cost = ((ref[:, None, :] - means[None, :, :]) ** 2).sum(-1)  # R, K
+    rows, cols = linear_sum_assignment(cost)  # min(R, K) pairs
+    base = component_colors(max(R, K))
+    colors = np.empty((K, 3))
+    colors[cols] = base[rows]
+    rest = np.setdiff1d(np.arange(K), cols)  # components without a reference (K > R)
+    colors[rest] = base[R : R + len(rest)]
     return colors
 
 
