@@ -247,7 +247,10 @@ def restarts_for_one_in_a_million():
     final = {
         init: np.array(
             [
-                gh.fit_gmm(X, 3, init=init, tol=1e-4, max_iter=500, rng=s).log_likelihood / len(X)
+                gh.fit_gmm(
+                    X, 3, init=init, tol=1e-8, max_iter=10_000, smoothing=1e-6, rng=s
+                ).log_likelihood
+                / len(X)
                 for s in range(60)
             ]
         )
