@@ -345,6 +345,7 @@ def fit_gmm(
     smoothing=1e-2,
     rng=None,
     keep_history=False,
+    accelerate=False,
 ):
     """Fit a Gaussian mixture by EM (notebook 04); returns a ``GMMFit``.
 
@@ -370,6 +371,10 @@ def fit_gmm(
         Used by the initialisation only.
     keep_history : bool
         Keep the parameters after every iteration in ``fit.history``.
+    accelerate : bool
+        True runs SQUAREM on the same EM steps (``em``; chapter 12), checking its extrapolated
+        points with ``valid_gmm``: ``log_likelihoods`` then holds the accepted points' values
+        and ``n_iter`` counts E-step + M-step evaluations, as ``max_iter`` does.
     """
     X = check_X(X)
     check_count(max_iter, "max_iter", 100)
@@ -379,12 +384,22 @@ def fit_gmm(
     run = em(
         start, e_step_sums, m_step_sums,
         n_points=X.shape[0], max_iter=max_iter, tol=tol, keep_history=keep_history,
+        accelerate=accelerate, is_valid=valid_gmm,
     )  # fmt: skip
     weights, means, covariances = run.params
     return GMMFit(
         weights, means, covariances, responsibilities(X, weights, means, covariances),
         run.objectives, run.n_iter, run.converged, covariance_type, float(smoothing), run.history,
     )  # fmt: skip
+
+
+def valid_gmm(params):
+    """Whether (weights, means, covariances) are a Gaussian mixture: weights positive, every
+    covariance with a Cholesky factor (SQUAREM's check of its extrapolated points, chapter 12)."""
+    weights, means, covariances = params
+    return bool(np.all(weights > 0) and np.isfinite(means).all()) and all(
+        has_cholesky(cov) for cov in covariances
+    )
 
 
 def sum_steps(X, smoothing, covariance_type, statistics=None):
