@@ -4,7 +4,7 @@ Usage (from the repository root)::
 
     make bench                                      # everything, writes bench/results/
     .venv/bin/python bench/bench_em.py --quick      # small sizes, a smoke run, no files
-    .venv/bin/python bench/bench_em.py --only main|chunked|explorer|scaling
+    .venv/bin/python bench/bench_em.py --only main|chunked|explorer|scaling|accelerated
 
 Each section lives in its own file (bench/section_NAME.py, a ``run(quick)`` returning its
 report); what they share (data, start, implementations, timing, tables, the results file) is
@@ -19,6 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import section_accelerated  # noqa: E402
 import section_chunked  # noqa: E402
 import section_explorer  # noqa: E402
 import section_main  # noqa: E402
@@ -38,19 +39,20 @@ MODULES = {
     "chunked": section_chunked,
     "explorer": section_explorer,
     "scaling": section_scaling,
+    "accelerated": section_accelerated,  # its own file, bench/results/accelerated.md
 }
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="small sizes; writes no files")
-    parser.add_argument("--only", choices=SECTIONS, help="run one section")
+    parser.add_argument("--only", choices=list(MODULES), help="run one section")
     args = parser.parse_args(argv)
     info = run_info()
     print(f"# EM benchmark{' (--quick)' if args.quick else ''}\n", flush=True)
     total0 = time.perf_counter()
     all_targets = []
-    for name in [args.only] if args.only else SECTIONS:
+    for name in [args.only] if args.only else [*SECTIONS, "accelerated"]:
         t0, load0 = time.perf_counter(), load_average()
         rep = MODULES[name].run(args.quick)
         rep, csv = rep if name == "scaling" else (rep, None)
@@ -64,7 +66,10 @@ def main(argv=None):
         all_targets += rep.targets
         if not args.quick:
             RESULTS.mkdir(parents=True, exist_ok=True)
-            write_section(name, rep.text())
+            if name == "accelerated":
+                (RESULTS / "accelerated.md").write_text(rep.text())
+            else:
+                write_section(name, rep.text())
             if csv is not None:
                 (RESULTS / "scaling.csv").write_text(csv)
     print("## Targets\n")
