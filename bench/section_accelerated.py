@@ -66,7 +66,7 @@ def run(quick):
         rows.append(
             [fmt_n(N), D, K, "-" if sep is None else f"{sep:g}", R, plain.n_iter, fast.n_iter]
             + [f"{ratio:.1f}", fmt_ms(ms[False]), fmt_ms(ms[True])]
-            + [fmt_ratio(ms[False] / ms[True]), "n/a" if np.isnan(gap) else f"{gap:+.1e}"]
+            + [fmt_ratio(ms[False] / ms[True]), "-" if np.isnan(gap) else f"{gap:+.1e}"]
         )
         print(f"  done N={N} D={D} K={K} sep={sep}: {rows[-1][5:]}", flush=True)
         if (N, D, K, sep) == TARGET:
@@ -80,7 +80,7 @@ def run(quick):
     rep.add()
     rep.add(
         "*Δ log L/N* is the mean log-likelihood per point (`gh.score`) of the accelerated fit "
-        "minus the plain one's (n/a: not computed at N = 1e6): both end at the same maximum "
+        "minus the plain one's (-: not computed at N = 1e6): both end at the same maximum "
         "to about the tolerance."
     )
     rep.add_targets()
