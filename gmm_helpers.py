@@ -360,6 +360,7 @@ def fit_gmm(
     smoothing=1e-2,
     rng=None,
     keep_history=False,
+    accelerate=False,
 ):
     """Fit a Gaussian mixture by EM (notebook 04); returns a ``GMMFit``.
 
@@ -385,6 +386,10 @@ def fit_gmm(
         Used by the initialisation only.
     keep_history : bool
         Keep the parameters after every iteration in ``fit.history``.
+    accelerate : bool
+        True runs SQUAREM on the same EM steps (``em``; chapter 12), checking its extrapolated
+        points with ``valid_gmm``: ``log_likelihoods`` then holds the accepted points' values
+        and ``n_iter`` counts E-step + M-step evaluations, as ``max_iter`` does.
     """
     X = check_X(X)
     smoothing = check_model(covariance_type, smoothing)
@@ -398,6 +403,7 @@ def fit_gmm(
     run = em(
         start, e_step_sums, m_step_sums,
         n_points=X.shape[0], max_iter=max_iter, tol=tol, keep_history=keep_history,
+        accelerate=accelerate, is_valid=valid_gmm,
     )  # fmt: skip
     del e_step_sums, m_step_sums  # they hold a centred copy of X: freed before the last E-step
     return _gmm_fit(run, responsibilities(X, *run.params), **model)
@@ -422,6 +428,15 @@ def _gmm_fit(run, resp, *, smoothing, covariance_type):
         covariance_type=covariance_type,
         smoothing=smoothing,
         history=run.history,
+    )
+
+
+def valid_gmm(params):
+    """Whether (weights, means, covariances) are a Gaussian mixture: weights positive, every
+    covariance with a Cholesky factor (SQUAREM's check of its extrapolated points, chapter 12)."""
+    weights, means, covariances = params
+    return bool(np.all(weights > 0) and np.isfinite(means).all()) and all(
+        has_cholesky(cov) for cov in covariances
     )
 
 

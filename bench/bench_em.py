@@ -4,7 +4,7 @@ Usage (from the repository root)::
 
     make bench                                      # everything, writes bench/results/
     .venv/bin/python -m bench.bench_em --quick      # small sizes, a smoke run, no files
-    .venv/bin/python -m bench.bench_em --only main|chunked|explorer|scaling
+    .venv/bin/python -m bench.bench_em --only main|chunked|explorer|scaling|accelerated
 
 Each section lives in its own file (bench/section_NAME.py, a ``run(quick)`` returning its
 report); what they share (data, start, implementations, timing, tables, the results file) is
@@ -35,13 +35,13 @@ def section(name):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="small sizes; writes no files")
-    parser.add_argument("--only", choices=SECTIONS, help="run one section")
+    parser.add_argument("--only", choices=[*SECTIONS, "accelerated"], help="run one section")
     args = parser.parse_args(argv)
     info = run_info()
     print(f"# EM benchmark{' (--quick)' if args.quick else ''}\n", flush=True)
     total0 = time.perf_counter()
     all_targets = []
-    for name in [args.only] if args.only else SECTIONS:
+    for name in [args.only] if args.only else [*SECTIONS, "accelerated"]:
         t0, load0 = time.perf_counter(), load_average()
         rep = section(name).run(args.quick)
         rep, csv = rep if name == "scaling" else (rep, None)
@@ -55,7 +55,10 @@ def main(argv=None):
         all_targets += rep.targets
         if not args.quick:
             RESULTS.mkdir(parents=True, exist_ok=True)
-            write_section(name, rep.text())
+            if name == "accelerated":
+                (RESULTS / "accelerated.md").write_text(rep.text())
+            else:
+                write_section(name, rep.text())
             if csv is not None:
                 (RESULTS / "scaling.csv").write_text(csv)
     print("## Targets\n")

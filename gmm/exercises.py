@@ -619,3 +619,62 @@ def _what_is_wrong(answer, expected, rtol, atol):
 
 
 _EXERCISES_EXPECTED = expected  # check_answer's argument `expected` hides the function
+
+
+# ---------------------------------------------------------------------------
+# Chapter 12
+# ---------------------------------------------------------------------------
+
+
+@exercise("12.1", rtol=0, atol=0)
+def _iterations_to_gain():
+    """The first n with 2e-3 * 0.95**n < 1e-6: changes shrink by r = 0.95 per iteration."""
+    return int(np.ceil(np.log(1e-6 / 2e-3) / np.log(0.95)))
+
+
+@exercise("12.2", rtol=1e-3, atol=0)
+def _predicted_rate():
+    """lambda^2, lambda the largest |eigenvalue| of the EM map's Jacobian at separation 2.5, in
+    coordinates (weight logits against the last, means, log-Cholesky factors)."""
+    X, _ = seed_data(2.5)
+    fit = gh.fit_gmm(X, 3, init=gh.seed_parameters(2.5), smoothing=0, tol=1e-12,
+                     max_iter=20_000, accelerate=True)  # fmt: skip
+    K, D = fit.means.shape
+    e_step, m_step = gh.sum_steps(X, 0.0, "full")
+    rows, cols = np.tril_indices(D)
+    diag = rows == cols
+
+    def to_u(weights, means, covariances):
+        L = np.linalg.cholesky(covariances)[:, rows, cols]  # K, D(D+1)/2
+        L[:, diag] = np.log(L[:, diag])
+        return np.concatenate([np.log(weights[:-1] / weights[-1]), means.ravel(), L.ravel()])
+
+    def from_u(u):
+        a = np.append(u[: K - 1], 0.0)
+        flat = u[K - 1 + K * D :].reshape(K, -1).copy()
+        flat[:, diag] = np.exp(flat[:, diag])
+        L = np.zeros((K, D, D))
+        L[:, rows, cols] = flat
+        return np.exp(a) / np.exp(a).sum(), u[K - 1 : K - 1 + K * D].reshape(K, D), L @ L.mT
+
+    u0, h = to_u(fit.weights, fit.means, fit.covariances), 1e-5
+    J = np.column_stack(
+        [
+            (
+                to_u(*m_step(e_step(from_u(u0 + h * e))[0]))
+                - to_u(*m_step(e_step(from_u(u0 - h * e))[0]))
+            )
+            / (2 * h)
+            for e in np.eye(u0.size)
+        ]
+    )
+    return float(np.abs(np.linalg.eigvals(J)).max() ** 2)
+
+
+@exercise("12.3", rtol=1e-6, atol=0)
+def _aitken_on_the_plateau():
+    """Aitken's limit per point from the last three log-likelihoods of 40 iterations (chapter 5)."""
+    X, _ = seed_data()
+    ll = gh.fit_gmm(X, 3, rng=0, tol=0, max_iter=40).log_likelihoods
+    c = (ll[-1] - ll[-2]) / (ll[-2] - ll[-3])
+    return float((ll[-1] + (ll[-1] - ll[-2]) / (1 - c)) / len(X))

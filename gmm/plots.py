@@ -204,3 +204,69 @@ def plot_density_contours(fit, X=None, ax=None, *, levels=12, grid_size=200, mar
         ax.scatter(X[:, 0], X[:, 1], s=6, c="k", alpha=0.5, linewidths=0)
     _label_axes(ax)
     return ax
+
+
+# ---------------------------------------------------------------------------
+# Chapters 3 and 12: the ELBO below the log-likelihood along a slice
+# ---------------------------------------------------------------------------
+
+
+def _on_line(theta_a, theta_b, t):
+    """theta_a + t (theta_b - theta_a), leaf by leaf (weights keep summing to 1)."""
+    return tuple(
+        np.asarray(a) + t * (np.asarray(b) - np.asarray(a))
+        for a, b in zip(theta_a, theta_b, strict=True)
+    )
+
+
+def elbo_slice(X, theta_a, theta_b, ts, anchors=(0.0, 1.0)):
+    """The log-likelihood, Eq. (3.1), and ELBO bounds, Eq. (3.7), along the line
+    theta(t) = theta_a + t (theta_b - theta_a) through two parameter settings (chapters 3, 12).
+
+    Bound j fixes q = gamma(theta(anchors[j])), the responsibilities at that point, so it
+    touches the log-likelihood at t = anchors[j] and lies below it elsewhere.
+
+    Returns
+    -------
+    log_likelihood : ndarray of shape (T,)
+        NaN where theta(t) is not a mixture (a weight <= 0 or a covariance not positive definite).
+    bounds : ndarray of shape (len(anchors), T)
+    """
+    ts = np.asarray(ts, dtype=float)
+    qs = [gh.e_step(X, *_on_line(theta_a, theta_b, a))[0] for a in anchors]  # (N, K) each
+    entropies = [-np.sum(q * np.log(np.where(q > 0, q, 1.0))) for q in qs]
+    log_likelihood, bounds = np.full(ts.shape, np.nan), np.full((len(qs), ts.size), np.nan)
+    for i, t in enumerate(ts):
+        weights, means, covariances = _on_line(theta_a, theta_b, t)
+        if not gh.valid_gmm((weights, means, covariances)):
+            continue
+        log_joint = np.log(weights) + gh.log_gaussian_density(X, means, covariances)  # N, K
+        log_likelihood[i] = gh.logsumexp_rows(log_joint.T).sum()
+        bounds[:, i] = [np.sum(q * log_joint) + h for q, h in zip(qs, entropies, strict=True)]
+    return log_likelihood, bounds
+
+
+def plot_elbo_slice(ts, log_likelihood, bounds, anchors=(0.0, 1.0), ax=None, per_sample=None):
+    """Plot ``elbo_slice``'s curves (PRML's Fig. 9.14): the log-likelihood, each bound, and a dot
+    where each bound touches it; ``per_sample`` = N divides the values by N. Returns the axes."""
+    if ax is None:
+        import matplotlib.pyplot as plt
+
+        _, ax = plt.subplots(figsize=(7, 4))
+    scale = 1.0 / per_sample if per_sample else 1.0
+    ax.plot(ts, log_likelihood * scale, color="k", lw=2, label="log-likelihood $\\ell(\\theta)$")
+    colors = ["tab:blue", "tab:orange", "tab:green", "tab:red"]
+    for j, (bound, a) in enumerate(zip(bounds, anchors, strict=True)):
+        color = colors[j % len(colors)]
+        ax.plot(
+            ts, bound * scale, color=color, lw=1.5, label=f"ELBO with $q = \\gamma$ at t = {a:g}"
+        )
+        ax.plot([a], [np.interp(a, ts, log_likelihood) * scale], "o", color=color, ms=7)
+    finite = log_likelihood[np.isfinite(log_likelihood)]
+    low, high = finite.min(), finite.max()
+    pad = 0.15 * (high - low)
+    ax.set_ylim((low - pad) * scale, (high + pad) * scale)
+    ax.set(xlabel="t along $\\theta(t) = \\theta_0 + t(\\theta_1 - \\theta_0)$")
+    ax.set_ylabel("per point" if per_sample else "log-likelihood")
+    ax.legend(loc="lower center", fontsize=9)
+    return ax
