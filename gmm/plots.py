@@ -178,3 +178,16 @@ def plot_density_contours(fit, X=None, ax=None, levels=12, grid_size=200, margin
         ax.scatter(X[:, 0], X[:, 1], s=6, c="k", alpha=0.5, linewidths=0)
     _label_axes(ax)
     return ax
+
+
+def plot_method_curves(x, means, spreads=None, ax=None, xlabel=None, ylabel=None, **kwargs):
+    """One line per method against ``x`` (notebook 13): ``means`` maps a method's name to its
+    values (len(x),), ``spreads`` (same keys, optional) to the half-lengths of error bars,
+    e.g. the standard deviation over seeds."""
+    ax = _axes(ax)
+    for name, values in means.items():
+        yerr = None if spreads is None else spreads[name]
+        ax.errorbar(x, values, yerr=yerr, marker="o", ms=4, capsize=3, label=name, **kwargs)
+    ax.set(xlabel=xlabel, ylabel=ylabel)
+    ax.legend(fontsize="small")
+    return ax
