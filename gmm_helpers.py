@@ -770,7 +770,9 @@ def fit_gmm_missing(
     if labels is not None and (labels >= 0).any() and isinstance(init, str) and init == "kmeans++":
         start = _labelled_start(X0, labels, K, smoothing, covariance_type, rng)
     else:
-        start = initial_parameters(X0, K, init, smoothing, covariance_type, rng)
+        start = initial_parameters(
+            X0, K, init=init, smoothing=smoothing, covariance_type=covariance_type, rng=rng
+        )
     patterns = _patterns(missing)
     shift = X0.mean(axis=0)
     variance = np.nanvar(X, axis=0).mean()
@@ -793,8 +795,9 @@ def fit_gmm_missing(
         return (nk, sy, syy), objective
 
     def m_step_missing(sums):
-        stats = SufficientStatistics(*sums, 0.0, N, shift)
-        params = m_step_from_statistics(stats, smoothing, covariance_type)
+        nk, sy, syy = sums
+        stats = SufficientStatistics(nk=nk, sy=sy, syy=syy, log_likelihood=0.0, n=N, shift=shift)
+        params = m_step_from_statistics(stats, smoothing=smoothing, covariance_type=covariance_type)
         check_not_collapsed(params[2], smoothing, variance)
         return params
 
@@ -933,4 +936,4 @@ def _labelled_start(X0, labels, K, smoothing, covariance_type, rng):
     new[others] = centres[np.setdiff1d(np.arange(K), taken)]
     nearest = ((X0[:, None, :] - new[None, :, :]) ** 2).sum(-1).argmin(axis=1)  # N
     resp = np.eye(K)[np.where(labels >= 0, labels, nearest)]
-    return m_step(X0, resp, smoothing, covariance_type)
+    return m_step(X0, resp, smoothing=smoothing, covariance_type=covariance_type)
