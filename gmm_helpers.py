@@ -518,14 +518,18 @@ def _as_mixture(fit):
 def score_samples(X, fit):
     """log p(x_n) = log sum_k pi_k N(x_n | mu_k, Sigma_k), Eq. (1.1) (notebook 08): shape (N,).
 
-    ``fit`` is a GMMFit or a tuple (weights, means, covariances)."""
-    X = check_X(X)
-    weights, means, _, chol = _as_mixture(fit)
+    ``fit`` is a GMMFit or a tuple (weights, means, covariances). A NaN entry of X is missing:
+    the row's log-density is that of its observed coordinates, Eq. (13.1) (notebook 13)."""
+    X, missing = _check_X_missing(X)
+    weights, means, covariances, chol = _as_mixture(fit)
     if X.shape[1] != means.shape[1]:
         raise ValueError(
             f"expected X with D = {means.shape[1]} features like the fit, got {X.shape[1]}; "
             "try the same columns the model was fitted on"
         )
+    if missing.any():
+        log_weighted = _observed_log_weighted(X, _patterns(missing), weights, means, covariances)
+        return logsumexp_rows(log_weighted[0].T)
     return _log_px(X, weights, means, chol)[0]
 
 
@@ -745,3 +749,245 @@ def fit_gmm_chunked(
         e_step_sums, m_step_sums = sum_steps(X, statistics=(statistics, shift), **model)
         run = em(start, e_step_sums, m_step_sums, n_points=N, max_iter=max_iter, tol=tol)
     return _gmm_fit(run, None, **model)
+
+
+# ---------------------------------------------------------------------------
+# 13 Missing values and partial labels
+# ---------------------------------------------------------------------------
+
+
+@dataclass
+class GMMMissingFit(GMMFit):
+    """The result of ``fit_gmm_missing``: a ``GMMFit`` plus ``imputed`` (N, D), X with each
+    missing entry replaced by its conditional mean under the fit, Eq. (13.5)."""
+
+    imputed: np.ndarray | None = None
+
+
+def fit_gmm_missing(
+    X,
+    n_components,
+    *,
+    covariance_type="full",
+    init="kmeans++",
+    max_iter=100,
+    tol=1e-3,
+    smoothing=1e-2,
+    rng=None,
+    labels=None,
+):
+    """Fit a Gaussian mixture by EM to data with missing entries and partial labels (notebook 13).
+
+    X may hold NaN entries, missing at random. The E-step computes, for every row and
+    component, the density of the observed coordinates, Eq. (13.1), hence the responsibilities,
+    and the conditional mean and covariance of the missing ones, Eqs. (13.2)-(13.3); the M-step,
+    Eq. (13.4), uses the expected sums: the conditional covariance enters the covariance
+    update (as the sums of Eq. (9.1), turned into parameters by ``m_step_from_statistics``).
+    ``log_likelihoods`` records the observed-data log-likelihood sum_n log p(x_n,o) of each
+    E-step (before each M-step), and ``n_iter``, ``converged`` and ``tol`` follow ``fit_gmm``;
+    with ``smoothing=0`` the log-likelihood never decreases.
+
+    ``labels`` (N,) of ints: -1 where a row's component is unknown, 0..K-1 where it is known.
+    A known row's responsibilities are one-hot (in every E-step and in ``.resp``), its missing
+    entries are imputed from its own component, and the objective recorded is the one EM then
+    increases, Eq. (13.6): sum over unlabelled rows of log p(x_o) plus sum over labelled rows
+    of log pi_z N(x_o | mu_z,o, Sigma_z,oo).
+
+    The start: ``init`` as in ``initial_parameters``, on X with each NaN replaced by its
+    column's mean (k-means++ on those filled rows, nearest-centre assignments, one M-step).
+    With labels and ``init="kmeans++"``, each class with labelled rows moves the k-means++
+    centre closest to it onto its labelled rows' mean (the Hungarian algorithm picks a
+    distinct centre per class), the labelled rows keep their class, and the M-step runs on
+    those assignments. Without NaN and without labels it is ``fit_gmm`` (same start, same
+    parameters, ``log_likelihoods`` and ``n_iter``).
+
+    Returns a ``GMMMissingFit``: a ``GMMFit`` whose ``resp`` (N, K) are the responsibilities
+    given the observed coordinates at the returned parameters, plus ``imputed`` (N, D): X with
+    each NaN replaced by sum_k gamma_nk E[x_m | x_o, z = k], Eq. (13.5) (observed entries
+    unchanged).
+    """
+    X, missing = _check_X_missing(X)
+    N, D = X.shape
+    K = check_K(n_components, N)
+    smoothing = check_model(covariance_type, smoothing)
+    check_count(max_iter, "max_iter", 100)
+    check_number(tol, "tol", "tol=1e-3", low=0)
+    labels = _check_labels(labels, N, K)
+    if not missing.any() and labels is None:
+        fit = fit_gmm(
+            X, K, covariance_type=covariance_type, init=init, max_iter=max_iter, tol=tol,
+            smoothing=smoothing, rng=rng,
+        )  # fmt: skip
+        return GMMMissingFit(**vars(fit), imputed=X.copy())
+
+    X0 = np.where(missing, np.nanmean(X, axis=0), X)  # column-mean filled: for the start only
+    if labels is not None and (labels >= 0).any() and isinstance(init, str) and init == "kmeans++":
+        start = _labelled_start(X0, labels, K, smoothing, covariance_type, rng)
+    else:
+        start = initial_parameters(
+            X0, K, init=init, smoothing=smoothing, covariance_type=covariance_type, rng=rng
+        )
+    patterns = _patterns(missing)
+    shift = X0.mean(axis=0)
+    variance = np.nanvar(X, axis=0).mean()
+
+    def e_step_missing(params):
+        try:
+            resp, objective, filled, cond_covs = _missing_e_step(X, patterns, labels, *params)
+        except np.linalg.LinAlgError:  # a covariance lost its Cholesky factor
+            bad = [k for k, cov in enumerate(params[2]) if not has_cholesky(cov)]
+            raise collapse_error(bad, smoothing) from None
+        nk = resp.sum(axis=0)  # K
+        sy = np.empty((K, D))
+        syy = np.empty((K, D, D))
+        _, inverse = patterns
+        for k in range(K):
+            Y = filled[k] - shift  # N, D
+            sy[k] = resp[:, k] @ Y
+            weight = np.bincount(inverse, weights=resp[:, k], minlength=len(cond_covs[k]))
+            syy[k] = (resp[:, k, None] * Y).T @ Y + np.tensordot(weight, cond_covs[k], axes=1)
+        return (nk, sy, syy), objective
+
+    def m_step_missing(sums):
+        nk, sy, syy = sums
+        stats = SufficientStatistics(nk=nk, sy=sy, syy=syy, log_likelihood=0.0, n=N, shift=shift)
+        params = m_step_from_statistics(stats, smoothing=smoothing, covariance_type=covariance_type)
+        check_not_collapsed(params[2], smoothing, variance)
+        return params
+
+    run = em(start, e_step_missing, m_step_missing, n_points=N, max_iter=max_iter, tol=tol)
+    weights, means, covariances = run.params
+    resp, _, filled, _ = _missing_e_step(X, patterns, labels, weights, means, covariances)
+    imputed = X.copy()
+    imputed[missing] = np.einsum("nk,knd->nd", resp, filled)[missing]  # (13.5)
+    return GMMMissingFit(
+        weights, means, covariances, resp, run.objectives, run.n_iter, run.converged,
+        covariance_type, smoothing, imputed=imputed,
+    )  # fmt: skip
+
+
+def _check_X_missing(X, name="X"):
+    """X as a float array (N, D) where NaN marks a missing entry; returns (X, missing)."""
+    try:
+        A = np.asarray(X, dtype=float)
+    except (TypeError, ValueError):
+        A = check_X(X, name)  # raises check_X's message
+    if np.isinf(A).any():
+        n_bad = int(np.isinf(A).any(axis=-1).sum()) if A.ndim else 1
+        raise ValueError(
+            f"expected {name} to hold finite numbers, or NaN for a missing entry, got inf in "
+            f"{n_bad} row(s); try np.where(np.isinf(X), np.nan, X) to treat them as missing"
+        )
+    missing = np.isnan(A)
+    A = check_X(np.where(missing, 0.0, A), name)  # shape and emptiness, with check_X's messages
+    empty = np.flatnonzero(missing.all(axis=1))
+    if empty.size:
+        raise ValueError(
+            f"expected every row of {name} to have at least one observed entry, got "
+            f"{empty.size} row(s) with every entry missing (the first is row {empty[0]}); "
+            "try dropping them, e.g. X[~np.isnan(X).all(axis=1)]"
+        )
+    A[missing] = np.nan
+    return A, missing
+
+
+def _check_labels(labels, N, K):
+    """None, or an int array (N,) with -1 for unknown and 0..K-1 for known."""
+    if labels is None:
+        return None
+    arr = np.asarray(labels)
+    if arr.shape != (N,):
+        raise ValueError(
+            f"expected labels of shape (N,) = ({N},), one per row of X, got shape {arr.shape}; "
+            "try np.full(N, -1) with the known rows set to their component"
+        )
+    if not np.issubdtype(arr.dtype, np.integer):
+        raise ValueError(
+            f"expected integer labels (-1 for unknown, 0..K-1 for known), got dtype {arr.dtype}; "
+            "try np.asarray(labels).astype(int) if they are whole numbers"
+        )
+    bad = arr[(arr < -1) | (arr >= K)]
+    if bad.size:
+        raise ValueError(
+            f"expected labels between -1 (unknown) and K - 1 = {K - 1}, got {bad[0]}; "
+            f"try -1 for an unlabelled row, or n_components > {int(arr.max())}"
+        )
+    return arr.astype(int)
+
+
+def _patterns(missing):
+    """The missingness patterns: observed (P, D), one bool row per pattern, and inverse (N,),
+    the pattern of each row."""
+    observed, inverse = np.unique(~missing, axis=0, return_inverse=True)
+    return observed, inverse.ravel()
+
+
+def _component_conditionals(X, patterns, mean, cov):
+    """One component N(mean, cov) given the observed entries of every row, Eqs. (13.1)-(13.3).
+
+    Per pattern, M = Sigma_oo with the identity on the missing block: its Cholesky factor L
+    has det L = sqrt(det Sigma_oo), and z = L^-1 r, r the residual x - mu with 0 where x is
+    missing, gives r_o^T Sigma_oo^-1 r_o = |z|^2. Returns log N(x_o | mu_o, Sigma_oo) (N,),
+    x with each missing entry replaced by mu_m + Sigma_mo Sigma_oo^-1 r_o (N, D), and each
+    pattern's Sigma_mm - Sigma_mo Sigma_oo^-1 Sigma_om, zero outside the missing block
+    (P, D, D). A covariance without a Cholesky factor raises ``np.linalg.LinAlgError``."""
+    observed, inverse = patterns  # P, D and N
+    D = X.shape[1]
+    oo = observed[:, :, None] & observed[:, None, :]  # P, D, D
+    M = np.where(oo, cov, 0.0) + np.eye(D) * ~observed[:, None, :]
+    L = np.linalg.cholesky(M)  # P, D, D
+    L_inv = np.linalg.inv(L)
+    rows_obs = observed[inverse]  # N, D
+    r = np.where(rows_obs, X - mean, 0.0)  # N, D (NaN - mean is dropped here)
+    L_inv_n = L_inv[inverse]  # N, D, D
+    z = np.einsum("nij,nj->ni", L_inv_n, r)
+    log_det = 2 * np.log(np.diagonal(L, axis1=1, axis2=2)).sum(axis=1)  # P
+    const = observed.sum(axis=1) * np.log(2 * np.pi) + log_det  # P
+    log_density = -0.5 * (const[inverse] + (z**2).sum(axis=1))  # (13.1)
+    w = np.einsum("nji,nj->ni", L_inv_n, z)  # Sigma_oo^-1 r_o, 0 at the missing entries
+    filled = np.where(rows_obs, X, mean + w @ cov)  # (13.2)
+    precision_oo = (L_inv.transpose(0, 2, 1) @ L_inv) * oo  # P, D, D
+    mm = ~observed[:, :, None] & ~observed[:, None, :]  # P, D, D: the missing block
+    cond_cov = (cov - cov @ precision_oo @ cov) * mm  # (13.3)
+    return log_density, filled, cond_cov
+
+
+def _observed_log_weighted(X, patterns, weights, means, covariances):
+    """log pi_k N(x_n,o | mu_k,o, Sigma_k,oo) (N, K), the conditionals of every component:
+    filled (K, N, D) and conditional covariances (list of K arrays (P, D, D))."""
+    pairs = zip(means, covariances, strict=True)
+    parts = [_component_conditionals(X, patterns, mean, cov) for mean, cov in pairs]
+    log_weighted = np.log(weights) + np.column_stack([p[0] for p in parts])  # N, K
+    return log_weighted, np.stack([p[1] for p in parts]), [p[2] for p in parts]
+
+
+def _missing_e_step(X, patterns, labels, weights, means, covariances):
+    """The E-step of ``fit_gmm_missing``: resp (N, K), the objective (13.1) or (13.6), and the
+    conditionals (``_observed_log_weighted``)."""
+    log_weighted, filled, cond_covs = _observed_log_weighted(
+        X, patterns, weights, means, covariances
+    )
+    log_px = logsumexp_rows(log_weighted.T)  # N: log p(x_n,o), (13.1)
+    resp = np.exp(log_weighted - log_px[:, None])
+    if labels is not None:  # (13.6)
+        known = np.flatnonzero(labels >= 0)
+        resp[known] = np.eye(len(weights))[labels[known]]
+        log_px[known] = log_weighted[known, labels[known]]
+    return resp, float(log_px.sum()), filled, cond_covs
+
+
+def _labelled_start(X0, labels, K, smoothing, covariance_type, rng):
+    """The k-means++ start with labels (``fit_gmm_missing``): the centre nearest each labelled
+    class moves onto its labelled mean, rows keep their labels or go to the nearest centre."""
+    centres = kmeans_plusplus(X0, K, rng)  # K, D
+    known = np.unique(labels[labels >= 0])
+    class_means = np.array([X0[labels == k].mean(axis=0) for k in known])
+    cost = ((class_means[:, None, :] - centres[None, :, :]) ** 2).sum(-1)  # classes, K
+    _, taken = linear_sum_assignment(cost)
+    others = np.setdiff1d(np.arange(K), known)
+    new = np.empty_like(centres)
+    new[known] = class_means
+    new[others] = centres[np.setdiff1d(np.arange(K), taken)]
+    nearest = ((X0[:, None, :] - new[None, :, :]) ** 2).sum(-1).argmin(axis=1)  # N
+    resp = np.eye(K)[np.where(labels >= 0, labels, nearest)]
+    return m_step(X0, resp, smoothing=smoothing, covariance_type=covariance_type)

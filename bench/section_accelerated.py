@@ -5,6 +5,7 @@ import statistics
 import time
 
 import numpy as np
+
 from bench.common import SEED, Report, fmt_ms, fmt_n, fmt_ratio, gh, make_data, verdict
 
 TOL, MAX_ITER = 1e-8, 20_000

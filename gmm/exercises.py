@@ -678,3 +678,57 @@ def _aitken_on_the_plateau():
     ll = gh.fit_gmm(X, 3, rng=0, tol=0, max_iter=40).log_likelihoods
     c = (ll[-1] - ll[-2]) / (ll[-2] - ll[-3])
     return float((ll[-1] + (ll[-1] - ll[-2]) / (1 - c)) / len(X))
+
+
+# ---------------------------------------------------------------------------
+# Chapter 13
+# ---------------------------------------------------------------------------
+
+
+@exercise("13.1")
+def _log_p_observed_x2():
+    """log p(x_2 = 5) with x_1 missing under the seed's true parameters: Eq. (13.1) in 1-D."""
+    from scipy.special import logsumexp
+    from scipy.stats import norm
+
+    weights, means, covariances = gh.seed_parameters(5.0)
+    sd = np.sqrt(covariances[:, 1, 1])
+    return float(logsumexp(np.log(weights) + norm(means[:, 1], sd).logpdf(5.0)))
+
+
+@exercise("13.2")
+def _conditional_mean_3d():
+    """E[(x_2, x_3) | x_1 = 2], Eq. (13.2): mu_m + Sigma_mo Sigma_oo^-1 (x_o - mu_o)."""
+    mean = np.array([1.0, 0.0, 2.0])
+    cov = np.array([[2.0, 0.8, 0.4], [0.8, 1.0, 0.3], [0.4, 0.3, 1.5]])
+    return mean[1:] + cov[1:, 0] / cov[0, 0] * (2.0 - mean[0])
+
+
+@exercise("13.3", rtol=0, atol=0)
+def _semi_supervised_wine():
+    """How many more unlabelled wines semi-supervised EM classifies correctly than the three
+    Gaussians fitted to the labelled wines alone, with every tenth wine labelled."""
+    from sklearn.datasets import load_wine
+
+    X, y = load_wine(return_X_y=True)
+    X = (X - X.mean(axis=0)) / X.std(axis=0)
+    labels = np.full(len(y), -1)
+    labels[::10] = y[::10]
+    unknown = labels < 0
+    semi = gh.fit_gmm_missing(X, 3, labels=labels, rng=0).resp
+    alone = gh.fit_gmm_missing(X[~unknown], 3, labels=y[~unknown])
+    resp_alone = gh.e_step(X, alone.weights, alone.means, alone.covariances)[0]
+    right = [np.sum(r[unknown].argmax(axis=1) == y[unknown]) for r in (semi, resp_alone)]
+    return int(right[0] - right[1])
+
+
+@exercise("13.4", rtol=1e-3)
+def _not_missing_at_random():
+    """Minutes by which EM's mean waiting time falls short when waits over 80 are hidden."""
+    A = np.loadtxt(
+        Path(__file__).resolve().parent.parent / "data" / "faithful.csv", delimiter=",", skiprows=1
+    )
+    true_mean = A[:, 1].mean()
+    A[A[:, 1] > 80, 1] = np.nan
+    fit = gh.fit_gmm_missing(A, 2, rng=0)
+    return float(true_mean - fit.weights @ fit.means[:, 1])

@@ -269,4 +269,16 @@ def plot_elbo_slice(ts, log_likelihood, bounds, anchors=(0.0, 1.0), ax=None, per
     ax.set(xlabel="t along $\\theta(t) = \\theta_0 + t(\\theta_1 - \\theta_0)$")
     ax.set_ylabel("per point" if per_sample else "log-likelihood")
     ax.legend(loc="lower center", fontsize=9)
+
+
+def plot_method_curves(x, means, spreads=None, ax=None, xlabel=None, ylabel=None, **kwargs):
+    """One line per method against ``x`` (notebook 13): ``means`` maps a method's name to its
+    values (len(x),), ``spreads`` (same keys, optional) to the half-lengths of error bars,
+    e.g. the standard deviation over seeds."""
+    ax = _axes(ax)
+    for name, values in means.items():
+        yerr = None if spreads is None else spreads[name]
+        ax.errorbar(x, values, yerr=yerr, marker="o", ms=4, capsize=3, label=name, **kwargs)
+    ax.set(xlabel=xlabel, ylabel=ylabel)
+    ax.legend(fontsize="small")
     return ax
