@@ -640,7 +640,7 @@ def _predicted_rate():
     fit = gh.fit_gmm(X, 3, init=gh.seed_parameters(2.5), smoothing=0, tol=1e-12,
                      max_iter=20_000, accelerate=True)  # fmt: skip
     K, D = fit.means.shape
-    e_step, m_step = gh.sum_steps(X, 0.0, "full")
+    e_step, m_step = gh.sum_steps(X, smoothing=0.0, covariance_type="full")
     rows, cols = np.tril_indices(D)
     diag = rows == cols
 

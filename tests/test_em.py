@@ -29,7 +29,7 @@ def plain_loop(start, e_step, m_step, n_points, max_iter, tol):
 
 def test_accelerate_false_is_the_plain_loop(seed2):
     start = gh.initial_parameters(seed2, 3, rng=0)
-    steps = gh.sum_steps(seed2, 1e-2, "full")
+    steps = gh.sum_steps(seed2, smoothing=1e-2, covariance_type="full")
     params, objectives = plain_loop(start, *steps, len(seed2), 100, 1e-3)
     run = em(start, *steps, n_points=len(seed2), accelerate=False)
     assert run.n_iter == len(objectives)
@@ -63,7 +63,7 @@ def test_squarem_objectives_never_decrease_without_smoothing(seed2):
 
 def test_squarem_counts_evaluations_and_max_iter_caps_them(seed2):
     start = gh.initial_parameters(seed2, 3, rng=0)
-    e_step, m_step = gh.sum_steps(seed2, 0.0, "full")
+    e_step, m_step = gh.sum_steps(seed2, smoothing=0.0, covariance_type="full")
     calls = {"e": 0, "m": 0}
 
     def counted_e(params):
@@ -85,7 +85,7 @@ def test_squarem_counts_evaluations_and_max_iter_caps_them(seed2):
 
 def test_squarem_history_matches_objectives(seed2):
     start = gh.initial_parameters(seed2, 3, rng=0)
-    e_step, m_step = gh.sum_steps(seed2, 0.0, "full")
+    e_step, m_step = gh.sum_steps(seed2, smoothing=0.0, covariance_type="full")
     run = em(start, e_step, m_step, n_points=len(seed2), tol=1e-6, max_iter=500,
              accelerate=True, is_valid=gh.valid_gmm, keep_history=True)  # fmt: skip
     assert len(run.history) == len(run.objectives) + 1
@@ -96,7 +96,7 @@ def test_squarem_history_matches_objectives(seed2):
 def test_squarem_respects_validity(seed2):
     """An is_valid that rejects everything leaves plain EM: the same iterates, the same count."""
     start = gh.initial_parameters(seed2, 3, rng=0)
-    steps = gh.sum_steps(seed2, 1e-2, "full")
+    steps = gh.sum_steps(seed2, smoothing=1e-2, covariance_type="full")
     kw = dict(n_points=len(seed2), tol=1e-6, max_iter=300)
     plain = em(start, *steps, **kw)
     never = em(start, *steps, accelerate=True, is_valid=lambda params: False, **kw)
@@ -111,7 +111,7 @@ def test_bad_accelerate_is_a_clear_error(seed2, bad):
 
 
 def test_bad_is_valid_is_a_clear_error(seed2):
-    steps = gh.sum_steps(seed2, 1e-2, "full")
+    steps = gh.sum_steps(seed2, smoothing=1e-2, covariance_type="full")
     start = gh.initial_parameters(seed2, 3, rng=0)
     with pytest.raises(ValueError, match="expected is_valid"):
         em(start, *steps, n_points=len(seed2), accelerate=True, is_valid="weights > 0")

@@ -108,10 +108,15 @@ def test_stderr_lines_are_collected():
 
 
 def _only_set_up(source):
-    """True for a cell of imports and calls only (``np.set_printoptions(...)``), no knobs."""
-    return all(
-        isinstance(node, (ast.Import, ast.ImportFrom, ast.Expr)) for node in ast.parse(source).body
-    )
+    """True for a cell of imports and calls only (``np.set_printoptions(...)``,
+    ``_ = threadpool_limits(1)``), no knobs."""
+
+    def set_up(node):
+        if isinstance(node, ast.Assign):
+            return all(isinstance(t, ast.Name) and t.id == "_" for t in node.targets)
+        return isinstance(node, (ast.Import, ast.ImportFrom, ast.Expr))
+
+    return all(map(set_up, ast.parse(source).body))
 
 
 @pytest.mark.parametrize("path", tinker.chapters(), ids=lambda p: p.stem)
