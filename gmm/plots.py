@@ -249,10 +249,7 @@ def elbo_slice(X, theta_a, theta_b, ts, anchors=(0.0, 1.0)):
 def plot_elbo_slice(ts, log_likelihood, bounds, anchors=(0.0, 1.0), ax=None, per_sample=None):
     """Plot ``elbo_slice``'s curves (PRML's Fig. 9.14): the log-likelihood, each bound, and a dot
     where each bound touches it; ``per_sample`` = N divides the values by N. Returns the axes."""
-    if ax is None:
-        import matplotlib.pyplot as plt
-
-        _, ax = plt.subplots(figsize=(7, 4))
+    ax = _axes(ax, figsize=(7, 4))
     scale = 1.0 / per_sample if per_sample else 1.0
     ax.plot(ts, log_likelihood * scale, color="k", lw=2, label="log-likelihood $\\ell(\\theta)$")
     colors = ["tab:blue", "tab:orange", "tab:green", "tab:red"]
@@ -269,6 +266,7 @@ def plot_elbo_slice(ts, log_likelihood, bounds, anchors=(0.0, 1.0), ax=None, per
     ax.set(xlabel="t along $\\theta(t) = \\theta_0 + t(\\theta_1 - \\theta_0)$")
     ax.set_ylabel("per point" if per_sample else "log-likelihood")
     ax.legend(loc="lower center", fontsize=9)
+    return ax
 
 
 def plot_method_curves(x, means, spreads=None, ax=None, xlabel=None, ylabel=None, **kwargs):
