@@ -150,7 +150,8 @@ bench: $(STAMP)
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks/ $$([ "$$(id -u)" = 0 ] && echo --allow-root)
 
-# Voila's default kernel manager (the async one, named here) and its culling: a kernel whose
+# Voila's default kernel manager (the async one), as gmm/app_kernels.py's AppKernelManager: it
+# gives a kernel just taken from the pool the full idle time to meet its page. Culling: a kernel whose
 # page is gone (no websocket left: closed, reloaded) and idle for 120 s is shut down, checked
 # every 30 s; an open page keeps its kernel however long it sits idle. Preheated kernels:
 # Voila keeps APP_POOL kernels that have already run the app (never culled while they wait)
@@ -164,7 +165,7 @@ lab: $(STAMP)
 APP_POOL := 20
 APP_ENV := OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 APP_OPTIONS := \
-	--VoilaConfiguration.multi_kernel_manager_class=jupyter_server.services.kernels.kernelmanager.AsyncMappingKernelManager \
+	--VoilaConfiguration.multi_kernel_manager_class=gmm.app_kernels.AppKernelManager \
 	--MappingKernelManager.cull_idle_timeout=120 \
 	--MappingKernelManager.cull_interval=30 \
 	--MappingKernelManager.cull_connected=False \

@@ -58,7 +58,7 @@ RESULTS = ROOT / "bench" / "results" / "load_test.md"
 
 # The options and environment of `make app` (Makefile, APP_OPTIONS, APP_ENV; the pool size is
 # APP_POOL there, ``pool`` here); tests check the two agree.
-KERNEL_MANAGER = "jupyter_server.services.kernels.kernelmanager.AsyncMappingKernelManager"
+KERNEL_MANAGER = "gmm.app_kernels.AppKernelManager"
 CULL_IDLE_TIMEOUT = 120  # seconds: a kernel without a page idle this long is shut down
 CULL_INTERVAL = 30  # seconds between the server's checks
 APP_OPTIONS = (
@@ -438,7 +438,7 @@ async def open_pages(url, users, first_index=0, concurrency=None):
 
 
 async def wait_for_quiet_kernels(process, count, timeout=900, quiet=3.0):
-    """Wait until the server has ``count`` kernels and they have used under 0.05 CPU
+    """Wait until the server has at least ``count`` kernels and they have used under 0.05 CPU
     seconds per second for ``quiet`` s: every one has run the app (the pool is full)."""
     deadline = time.monotonic() + timeout
     last, since = None, time.monotonic()
@@ -446,12 +446,12 @@ async def wait_for_quiet_kernels(process, count, timeout=900, quiet=3.0):
         await asyncio.sleep(0.5)
         kernels = len(kernel_processes(process))
         cpu = cpu_seconds(process)[1]
-        if kernels != count or last is None or cpu - last > 0.05 * 0.5:
+        if kernels < count or last is None or cpu - last > 0.05 * 0.5:
             since = time.monotonic()
         elif time.monotonic() - since >= quiet:
             return
         last = cpu
-    raise RuntimeError(f"the server did not settle at {count} idle kernels in {timeout} s")
+    raise RuntimeError(f"the server did not settle at {count}+ idle kernels in {timeout} s")
 
 
 async def simulate(url, process, users, duration, interval, pool=0, pairs=True):
