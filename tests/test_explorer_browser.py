@@ -41,7 +41,7 @@ UPDATE_TIMEOUT = 60  # one slider move: kernel refit + redraw + browser update
 # `make app`'s options (load_test.APP_OPTIONS), with short culling intervals: a kernel without a
 # page (no websocket) that has been idle CULL_IDLE_TIMEOUT seconds is shut down.
 CULL_INTERVAL = 1  # seconds between the server's checks
-CULL_IDLE_TIMEOUT = 5
+CULL_IDLE_TIMEOUT = 20  # seconds: a page in a browser on a busy machine may take 10 s to connect
 POOL = 2  # preheated kernels (the Makefile's APP_POOL is sized for a class)
 VOILA_OPTIONS = (
     *(option for option in load_test.APP_OPTIONS if "cull_" not in option),
@@ -373,6 +373,7 @@ def test_make_app_runs_voila_with_the_tested_options():
         text=True,
         check=True,
     ).stdout
+    dry_run = dry_run.replace("\\\n", " ")  # the recipe's continued lines as one
     command = next(line for line in dry_run.splitlines() if "bin/voila " in line)
     words = command.split()
     for option in load_test.APP_OPTIONS:
