@@ -61,13 +61,14 @@ RESULTS = ROOT / "bench" / "results" / "load_test.md"
 KERNEL_MANAGER = "gmm.app_kernels.AppKernelManager"
 CULL_IDLE_TIMEOUT = 120  # seconds: a kernel without a page idle this long is shut down
 CULL_INTERVAL = 30  # seconds between the server's checks
+FILL_DELAY = 15  # seconds from a page taking a pool kernel to the start of its replacement
 APP_OPTIONS = (
     f"--VoilaConfiguration.multi_kernel_manager_class={KERNEL_MANAGER}",
     f"--MappingKernelManager.cull_idle_timeout={CULL_IDLE_TIMEOUT}",
     f"--MappingKernelManager.cull_interval={CULL_INTERVAL}",
     "--MappingKernelManager.cull_connected=False",
     "--preheat_kernel=True",
-    "--VoilaKernelManager.fill_delay=1",
+    f"--VoilaKernelManager.fill_delay={FILL_DELAY}",
 )
 APP_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 POOL = 20  # the Makefile's APP_POOL
@@ -83,6 +84,12 @@ def free_port():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def with_fill_delay(options, seconds):
+    """``options`` with Voila's pool refill delay set to ``seconds``."""
+    kept = [option for option in options if "fill_delay=" not in option]
+    return (*kept, f"--VoilaKernelManager.fill_delay={seconds:g}")
 
 
 def voila_command(port, options=APP_OPTIONS, pool=POOL):
@@ -423,6 +430,8 @@ def percentiles(values):
 async def open_pages(url, users, first_index=0, concurrency=None):
     """Open ``users`` pages, at most ``concurrency`` at a time (None: all in the same instant);
     each user then shows their own data set (their seed). Returns the users."""
+    # Tornado's client queues requests beyond 10 at a time: a class opens all pages at once.
+    AsyncHTTPClient.configure(None, max_clients=max(10, users))
     crowd = [User(first_index + i, url) for i in range(users)]
     gate = asyncio.Semaphore(concurrency or users)
 
@@ -525,17 +534,19 @@ async def simulate(url, process, users, duration, interval, pool=0, pairs=True):
     }
 
 
-def run(users=10, duration=60.0, interval=2.0, pool=POOL, log_path=None):
+def run(users=10, duration=60.0, interval=2.0, pool=POOL, fill_delay=FILL_DELAY, log_path=None):
     """Start the app, simulate the users, stop the app; the results (see ``simulate``)."""
     log_path = log_path or ROOT / "build" / "load_test_voila.log"
     load_before = os.getloadavg()
     started = time.monotonic()
-    with voila_server(log_path, pool=pool) as (url, process):
+    options = with_fill_delay(APP_OPTIONS, fill_delay)
+    with voila_server(log_path, options, pool=pool) as (url, process):
         asyncio.run(wait_for_quiet_kernels(process, pool))
         pool_seconds = time.monotonic() - started
         results = asyncio.run(simulate(url, process, users, duration, interval, pool=pool))
     results["load_before"] = load_before
     results["pool_seconds"] = pool_seconds
+    results["fill_delay"] = fill_delay
     return results
 
 
@@ -552,7 +563,8 @@ def report(r):
     moves = max(r["moves"], 1)
     together, pairs = r["ready_together"], r.get("ready_pairs", [])
     lines = [
-        f"## {r['users']} users, a pool of {r['pool']} preheated kernels",
+        f"## {r['users']} users, a pool of {r['pool']} preheated kernels, refilled "
+        f"{r.get('fill_delay', FILL_DELAY):g} s after a page takes one",
         "",
         f"_{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {platform.machine()}, "
         f"{os.cpu_count()} cores; load average {r['load_before'][0]:.1f} "
@@ -600,10 +612,20 @@ update carrying the caption of the new settings.
 """
 
 
+def section_key(text):
+    """(users, refill delay) of a report's section, from its heading."""
+    heading = text.split("\n")[0]
+    delay = re.search(r"refilled ([0-9.]+) s", heading)
+    return int(heading.split()[0]), float(delay.group(1)) if delay else 1.0
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--users", type=int, default=10)
     parser.add_argument("--pool", type=int, default=POOL, help="preheated kernels")
+    parser.add_argument(
+        "--fill-delay", type=float, default=FILL_DELAY, help="seconds before a pool refill"
+    )
     parser.add_argument("--duration", type=float, default=60.0, help="seconds of moves")
     parser.add_argument("--interval", type=float, default=2.0, help="seconds between moves")
     parser.add_argument(
@@ -617,17 +639,17 @@ def main(argv=None):
         and args.interval >= 0.5
     ):
         parser.error("expected 1-60 users, a pool of 0-60, at most 300 s, moves every >= 0.5 s")
-    results = run(args.users, args.duration, args.interval, args.pool)
+    results = run(args.users, args.duration, args.interval, args.pool, args.fill_delay)
     text = report(results)
     print(text)
     if not args.no_write:
-        # One section per number of users, replaced by a new run with the same number.
+        # One section per number of users and refill delay, replaced by a new run of the same.
         sections = {}
         if RESULTS.exists():
             for part in RESULTS.read_text().split("\n## ")[1:]:
-                sections[int(part.split()[0])] = "## " + part.rstrip("\n") + "\n"
-        sections[args.users] = text
-        RESULTS.write_text(HEADER + "".join("\n" + sections[n] for n in sorted(sections)))
+                sections[section_key(part)] = "## " + part.rstrip("\n") + "\n"
+        sections[section_key(text.removeprefix("## "))] = text
+        RESULTS.write_text(HEADER + "".join("\n" + sections[k] for k in sorted(sections)))
         print(f"written to {RESULTS.relative_to(ROOT)}")
     return 0 if not results["foreign"] and not results["lost"] else 1
 

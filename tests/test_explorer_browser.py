@@ -44,7 +44,12 @@ CULL_INTERVAL = 1  # seconds between the server's checks
 CULL_IDLE_TIMEOUT = 20  # seconds: a page in a browser on a busy machine may take 10 s to connect
 POOL = 2  # preheated kernels (the Makefile's APP_POOL is sized for a class)
 VOILA_OPTIONS = (
-    *(option for option in load_test.APP_OPTIONS if "cull_" not in option),
+    # The pool refills 1 s after a page takes a kernel: the tests open pages one after another.
+    *(
+        option
+        for option in load_test.with_fill_delay(load_test.APP_OPTIONS, 1)
+        if "cull_" not in option
+    ),
     f"--MappingKernelManager.cull_interval={CULL_INTERVAL}",
     f"--MappingKernelManager.cull_idle_timeout={CULL_IDLE_TIMEOUT}",
     "--MappingKernelManager.cull_connected=False",
