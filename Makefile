@@ -156,7 +156,9 @@ lab: $(STAMP)
 # every 30 s; an open page keeps its kernel however long it sits idle. Preheated kernels:
 # Voila keeps APP_POOL kernels that have already run the app (never culled while they wait)
 # and hands one to each new page, starting a replacement 15 s later (fill_delay: a class
-# arriving at once gets its pages before the refill takes the cores). Each waiting
+# arriving at once gets its pages before the refill takes the cores; iopub_timeout: a kernel
+# running the app on busy cores may send a widget after its cell's reply, and nbclient's
+# default 4 s drops it, leaving a page without its fit explorer). Each waiting
 # kernel holds about 200 MB; a class arriving at once needs one per student, and those
 # beyond the pool wait for a kernel to start and run the app (3-4 s of CPU each on this
 # 2-core machine, all of them sharing the cores). APP_ENV: one BLAS thread per kernel (two
@@ -171,7 +173,8 @@ APP_OPTIONS := \
 	--MappingKernelManager.cull_interval=30 \
 	--MappingKernelManager.cull_connected=False \
 	--preheat_kernel=True \
-	--VoilaKernelManager.fill_delay=15
+	--VoilaKernelManager.fill_delay=15 \
+	--VoilaExecutor.iopub_timeout=60
 
 app: $(STAMP)
 	$(APP_ENV) $(BIN)/voila $(APP_NOTEBOOK) --no-browser --Voila.ip=127.0.0.1 --port=$(APP_PORT) \

@@ -69,6 +69,7 @@ APP_OPTIONS = (
     "--MappingKernelManager.cull_connected=False",
     "--preheat_kernel=True",
     f"--VoilaKernelManager.fill_delay={FILL_DELAY}",
+    "--VoilaExecutor.iopub_timeout=60",
 )
 APP_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 POOL = 20  # the Makefile's APP_POOL
@@ -263,7 +264,12 @@ class User:
         )
         page = response.body.decode()
         self.page_seconds = time.monotonic() - started
-        self.kernel_id = re.search(r'"kernelId": "([0-9a-f-]+)"', page).group(1)
+        found = re.search(r'"kernelId": "([0-9a-f-]+)"', page)
+        if found is None:  # kept for diagnosis
+            saved = ROOT / "build" / f"load_test_page_{self.index}.html"
+            saved.write_text(page)
+            raise RuntimeError(f"user {self.index}: a page without a kernel, saved to {saved}")
+        self.kernel_id = found.group(1)
         top_models = re.findall(r'"model_id": "([0-9a-f]+)"', page)
         ws_url = self.url.replace("http://", "ws://") + (
             f"api/kernels/{self.kernel_id}/channels?session_id={self.session}"
