@@ -13,8 +13,8 @@
 #   make tinker-short  the same, the first value of each grid only (a step of make test)
 #   make bench       time EM (python -m bench.bench_em)
 #   make lab         JupyterLab on notebooks/
-#   make app         the interactive explorer as a Voila app on http://127.0.0.1:8866
-#   make load-test   10 simulated users on the app for a minute: bench/results/load_test.md
+#   make app         the explorer app (app/explorer.ipynb) with Voila on http://127.0.0.1:8866
+#   make load-test   USERS (10) simulated users on the app: bench/results/load_test.md
 #   make clean       remove .venv, caches and build artefacts (not the committed pages)
 
 SHELL := /bin/sh
@@ -31,7 +31,9 @@ TEST_STEPS := lint format-check unit browser nbval nbval-one-thread check-docs t
 # Where the steps of make test leave their JUnit reports and skip notes for its summary.
 TEST_DIR := build/test
 NBVAL_NOTEBOOKS := $(NOTEBOOKS) $(wildcard README.ipynb)
-APP_NOTEBOOK := notebooks/05_interactive_explorer.ipynb
+# The app: the three widgets of chapter 5 on a page of their own (not built by make, not
+# checked by nbval: Voila runs it; tests/test_explorer_browser.py checks it in a browser).
+APP_NOTEBOOK := app/explorer.ipynb
 APP_PORT := 8866
 
 # The same interpreter settings for building, nbval and the tests: a fixed hash seed (set
@@ -162,24 +164,43 @@ bench: $(STAMP)
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks/ $$([ "$$(id -u)" = 0 ] && echo --allow-root)
 
-# Voila's default kernel manager (the async one, named here) and its culling: a kernel whose
+# Voila's default kernel manager (the async one), as gmm/app_kernels.py's AppKernelManager: it
+# gives a kernel just taken from the pool the full idle time to meet its page. Culling: a kernel whose
 # page is gone (no websocket left: closed, reloaded) and idle for 120 s is shut down, checked
-# every 30 s; an open page keeps its kernel however long it sits idle. The same options as
-# bench/load_test.py's APP_OPTIONS (tests/test_explorer_browser.py checks).
+# every 30 s; an open page keeps its kernel however long it sits idle. Preheated kernels:
+# Voila keeps APP_POOL kernels that have already run the app (never culled while they wait)
+# and hands one to each new page, starting a replacement 15 s later (fill_delay: a class
+# arriving at once gets its pages before the refill takes the cores; iopub_timeout: a kernel
+# running the app on busy cores may send a widget after its cell's reply, and nbclient's
+# default 4 s drops it, leaving a page without its fit explorer). Each waiting
+# kernel holds about 200 MB; a class arriving at once needs one per student, and those
+# beyond the pool wait for a kernel to start and run the app (3-4 s of CPU each on this
+# 2-core machine, all of them sharing the cores). APP_ENV: one BLAS thread per kernel (two
+# spinning threads per kernel cost half the CPU of a slider move). The same options and
+# environment as bench/load_test.py's APP_OPTIONS, APP_ENV (tests/test_explorer_browser.py
+# checks).
+APP_POOL := 20
+APP_ENV := OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 APP_OPTIONS := \
-	--VoilaConfiguration.multi_kernel_manager_class=jupyter_server.services.kernels.kernelmanager.AsyncMappingKernelManager \
+	--VoilaConfiguration.multi_kernel_manager_class=gmm.app_kernels.AppKernelManager \
 	--MappingKernelManager.cull_idle_timeout=120 \
 	--MappingKernelManager.cull_interval=30 \
-	--MappingKernelManager.cull_connected=False
+	--MappingKernelManager.cull_connected=False \
+	--preheat_kernel=True \
+	--VoilaKernelManager.fill_delay=15 \
+	--VoilaExecutor.iopub_timeout=60
 
 app: $(STAMP)
-	$(BIN)/voila $(APP_NOTEBOOK) --no-browser --Voila.ip=127.0.0.1 --port=$(APP_PORT) $(APP_OPTIONS)
+	$(APP_ENV) $(BIN)/voila $(APP_NOTEBOOK) --no-browser --Voila.ip=127.0.0.1 --port=$(APP_PORT) \
+		$(APP_OPTIONS) --pool_size=$(APP_POOL)
 
-# 10 simulated users on the app, a slider move each every 2 s for a minute; writes
+# USERS simulated users on the app (APP_POOL preheated kernels): they open their pages all in
+# the same second, then two at a time, and move a slider every 2 s for a minute; writes
 # bench/results/load_test.md (its short form runs in `make test`).
+USERS := 10
 .PHONY: load-test
 load-test: $(STAMP)
-	$(PY) bench/load_test.py
+	$(PY) -m bench.load_test --users $(USERS) --pool $(APP_POOL)
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache .hypothesis dask-worker-space

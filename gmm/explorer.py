@@ -11,7 +11,7 @@ shown twice), and never raises on a bad slider combination: the helpers'
   half-step by half-step (E-step, M-step, E-step, ...).
 - ``collapse_figure`` / ``collapse_explorer``: a component sitting on one data
   point, and how the smoothing floor stops its log-likelihood running away.
-- ``save_em_animation``: the GIF of EM converging (docs/figures/em_converging.gif).
+- ``animation_gif`` / ``show_animation``: the GIF of EM converging, embedded in the output.
 
 Iterations are numbered as in ``gp.plot_log_likelihood``: iteration t's E-step
 computes the log-likelihood of the parameters iteration t starts with, so the
@@ -23,13 +23,13 @@ import dataclasses
 import functools
 import html
 import io
-import os
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 import gmm_helpers as gh
 from gmm import plots as gp
@@ -39,6 +39,10 @@ SMOOTHING_OPTIONS = [("0", 0.0)] + [(f"1e-{p}", 10.0**-p) for p in range(6, 0, -
 # The collapse demo reaches further down, to show the log-likelihood keeps climbing.
 COLLAPSE_SMOOTHINGS = [("0", 0.0)] + [(f"1e-{p}", 10.0**-p) for p in range(12, 0, -1)]
 SAMPLE_SIZES = (5, 20, 50, 100, 200, 500, 1000, 2000, 5000)
+# The explorer's stopping rule (per point, as gh.fit_gmm's tol): the helpers' default 1e-3
+# stops some starts on a plateau (chapter 5); at 1e-6 the pictures show maxima.
+TOL_OPTIONS = [(f"1e-{p}", 10.0**-p) for p in (2, 3, 4, 6, 8)]
+FIT_MAX_ITER = 1000
 
 _FIGSIZE = (10, 4.2)
 _WIDGET_DPI = 150  # the widgets' PNGs: 1.5 screen pixels per CSS pixel at full width
@@ -84,20 +88,23 @@ def show(fig):
 
 
 def _view_html(fig, caption=None):
-    """HTML of the caption above the figure, both as wide as the page allows.
+    """HTML of the caption above the figure (``fig=None``: the caption alone), both as wide
+    as the page allows.
 
     The PNG has more pixels than its full CSS width (sharp on high-density
     screens) and shrinks with the page (no horizontal scrolling in a narrow
     window); the caption wraps.
     """
-    png = base64.b64encode(png_bytes(fig, dpi=_WIDGET_DPI, fast=True)).decode("ascii")
-    css_width = round(fig.get_figwidth() * 100)
     wrap = "white-space: pre-wrap; word-break: normal; overflow-wrap: break-word"
     text = (
         ""
         if caption is None
         else f'<pre style="{wrap}; margin: 0 0 4px 0">{html.escape(caption)}</pre>'
     )
+    if fig is None:  # no picture (no fit): the caption says why, once
+        return text
+    png = base64.b64encode(png_bytes(fig, dpi=_WIDGET_DPI, fast=True)).decode("ascii")
+    css_width = round(fig.get_figwidth() * 100)
     return (
         f'{text}<img src="data:image/png;base64,{png}" alt="the figure for these settings" '
         f'style="display: block; width: 100%; max-width: {css_width}px; height: auto">'
@@ -134,16 +141,6 @@ def _two_panels(fig, top=0.84):
     return left, fig.add_axes((right_start, bottom, 0.98 - right_start, height))
 
 
-def _empty_panels(fig):
-    """Remove what was drawn on the figure's axes but keep the axes themselves."""
-    for ax in fig.axes:
-        for artist in [*ax.collections, *ax.patches, *ax.lines, *ax.texts]:
-            artist.remove()
-        ax.relim()
-        ax.set_prop_cycle(None)  # the next line gets the first colour again
-    return fig.axes
-
-
 def _data_limits(ax, X, pad=0.08):
     ax.set_aspect("equal", adjustable="box", anchor="W")
     lo, hi = X.min(axis=0), X.max(axis=0)
@@ -159,7 +156,8 @@ def _slider_kwargs(description):
 def _explorer(view, controls, columns, css_class, unrun_text, rows=None):
     """Wire ``view(**values)`` to the controls with interactive_output; lay them out.
 
-    ``view`` returns a figure, or (figure, caption): the caption is shown above it.
+    ``view`` returns a figure, or (figure, caption): the caption is shown above it (a figure
+    of None: the caption alone).
     ``rows``: the widgets above the picture (default: ``controls`` in ``columns``).
     ``unrun_text``: what a notebook that was saved but not run shows instead of the widget.
     The box carries ``.controls`` (name -> widget), ``.output`` (the Output widget, empty
@@ -213,6 +211,8 @@ class FitSettings:
 
     ``fit_model``, ``fit_figure`` take one of these, or its fields as keywords:
     ``fit_figure(separation=3.0)`` is ``fit_figure(FitSettings(separation=3.0))``.
+    ``tol`` is ``gh.fit_gmm``'s stopping rule per point; the explorer's default, 1e-6, is
+    tighter than the helpers' 1e-3, which can stop on a plateau (chapter 5).
     """
 
     separation: float = 5.0
@@ -222,12 +222,14 @@ class FitSettings:
     seed: int = 0
     init: str = "kmeans++"
     covariance_type: str = "full"
+    tol: float = 1e-6
 
     def __str__(self):
         return (
             f"s = {self.separation:g}, K = {self.n_components}, "
             f"smoothing = {_format_smoothing(self.smoothing)}, N = {self.n_samples}, "
-            f"seed = {self.seed}, init = {self.init}, covariance = {self.covariance_type}"
+            f"seed = {self.seed}, init = {self.init}, covariance = {self.covariance_type}, "
+            f"tol = {self.tol:g}"
         )
 
 
@@ -249,7 +251,9 @@ def _settings(settings, changes):
 def fit_model(settings=None, /, **changes):
     """Regenerate the original data and fit it; returns (X, fit, None) or (X, None, message).
 
-    ``settings``: a ``FitSettings`` (default: the defaults), updated by ``changes``.
+    ``settings``: a ``FitSettings`` (default: the defaults), updated by ``changes``. EM runs
+    until the log-likelihood per point changes by less than ``settings.tol``, for at most
+    ``FIT_MAX_ITER`` iterations.
     """
     s = _settings(settings, changes)
     X = None
@@ -262,6 +266,8 @@ def fit_model(settings=None, /, **changes):
             init=s.init,
             smoothing=s.smoothing,
             rng=s.seed,
+            tol=s.tol,
+            max_iter=FIT_MAX_ITER,
         )
     except ValueError as err:
         return X, None, str(err)
@@ -277,34 +283,94 @@ def fit_summary(X, fit):
     )
 
 
-def _fit_view(settings, title=True, fig=None):
+class FitCanvas:
+    """The fit explorer's figure, built once; ``draw`` moves its artists to each new fit.
+
+    A slider move changes the data of the artists (the points' positions and colours, each
+    component's ellipses and mean, the log-likelihood curve, the axis limits) instead of
+    building a new figure. Components beyond the current K stay, hidden, for a later larger
+    K. ``title``: the settings and the verdict above the panels (``fit_figure``); without it
+    the figure is shorter (the widget prints the caption above the picture).
+    """
+
+    N_STD = (1, 2)
+
+    def __init__(self, title=True):
+        self.title = title
+        height = _FIGSIZE[1] if title else _FIGSIZE[1] - 0.5
+        self.fig = Figure(figsize=(_FIGSIZE[0], height))
+        self.ax_data, self.ax_ll = _two_panels(self.fig, top=0.84 if title else 0.91)
+        self.points = self.ax_data.scatter(np.zeros(0), np.zeros(0), s=6, alpha=0.6, lw=0)
+        self.components = []  # per component: (ellipses, mean marker)
+        self.ax_data.set_xlabel("x₁")
+        self.ax_data.set_ylabel("x₂")
+        self.ax_data.set_title("points coloured by responsibilities", fontsize=10, y=1.01)
+        (self.curve,) = self.ax_ll.plot([], [], "-o", ms=3)
+        self.ax_ll.xaxis.set_major_locator(MaxNLocator(integer=True))  # as gp.plot_log_likelihood
+        self.ax_ll.set_xlabel("iteration")
+        self.ax_ll.set_ylabel("mean log-likelihood per point")
+        self.ax_ll.set_title("log-likelihood during EM", fontsize=10, y=1.01)
+        self.suptitle = self.fig.suptitle("", fontsize=10.5) if title else None
+
+    def _add_component(self):
+        from matplotlib.patches import Ellipse
+
+        ellipses = [self.ax_data.add_patch(Ellipse((0, 0), 1, 1, fill=False)) for _ in self.N_STD]
+        (mean,) = self.ax_data.plot([], [], marker="X", ms=13, mec="k", mew=1.5, zorder=5)
+        self.components.append((ellipses, mean))
+
+    def draw(self, X, fit, colors, caption=None):
+        """Show ``fit`` of ``X``, component k in ``colors[k]``; returns the figure."""
+        K = len(fit.weights)
+        self.points.set_offsets(X[:, :2])
+        self.points.set_facecolors(np.clip(fit.resp @ colors[:, :3], 0, 1))
+        while len(self.components) < K:
+            self._add_component()
+        widths = 0.8 + 3 * fit.weights / fit.weights.max()  # as gp.plot_ellipses
+        for k, (ellipses, mean) in enumerate(self.components):
+            for artist in (*ellipses, mean):
+                artist.set_visible(k < K)
+            if k >= K:
+                continue
+            vals, vecs = np.linalg.eigh(fit.covariances[k, :2, :2])
+            angle = np.degrees(np.arctan2(vecs[1, 1], vecs[0, 1]))
+            for n, ellipse in zip(self.N_STD, ellipses, strict=True):
+                ellipse.set_center(fit.means[k, :2])
+                ellipse.width, ellipse.height = 2 * n * np.sqrt(np.maximum(vals[::-1], 0))
+                ellipse.set_angle(angle)
+                ellipse.set_edgecolor(colors[k][:3])
+                ellipse.set_linewidth(widths[k])
+            mean.set_data([fit.means[k, 0]], [fit.means[k, 1]])
+            mean.set_markerfacecolor(colors[k][:3])
+        _data_limits(self.ax_data, X)
+        per_point = fit.log_likelihoods / len(X)
+        self.curve.set_data(np.arange(1, len(per_point) + 1), per_point)
+        self.ax_ll.relim()
+        self.ax_ll.autoscale_view()
+        if self.suptitle is not None:
+            self.suptitle.set_text(caption or "")
+        return self.fig
+
+
+def _fit_view(settings, title=True, canvas=None):
     """Fit the original data with these settings; returns (figure, caption).
 
     The caption is two lines: the settings, then the verdict of ``fit_summary``
-    (or why there is no fit). ``title=False`` leaves it off the figure, for the
-    widget, which shows it above the picture as text. ``fig``: an earlier
-    untitled figure of ``_fit_view`` to draw into again (the widget does this:
-    new axes and their ticks are about a third of the time of a redraw).
+    (or why there is no fit). ``title=True``: a new figure with the caption as its
+    title, or a figure holding only the message where there is no fit. ``title=False``
+    (the widget, which prints the caption above the picture): the figure of
+    ``canvas`` (a ``FitCanvas(title=False)``) redrawn, or None where there is no fit,
+    so the message is shown once, in the caption.
     """
     X, fit, message = fit_model(settings)
     if message is not None:
-        heading = f"Cannot fit with {settings}" if title else "No fit for these settings"
-        return _message_figure(message, title=heading), f"{settings}\nno fit: {message}"
+        if title:
+            return _message_figure(message, title=f"Cannot fit with {settings}"), message
+        return None, f"{settings}\nno fit: {message}"
     caption = f"{settings}\n{fit_summary(X, fit)}"
-    if fig is not None and not title and len(fig.axes) == 2 and not fig.texts:
-        ax_data, ax_ll = _empty_panels(fig)
-    else:
-        fig = Figure(figsize=_FIGSIZE if title else (_FIGSIZE[0], _FIGSIZE[1] - 0.5))
-        ax_data, ax_ll = _two_panels(fig, top=0.84 if title else 0.91)
+    canvas = canvas if canvas is not None else FitCanvas(title=title)
     colors = _component_colors(fit.means, settings.separation)
-    _draw_model(ax_data, X, fit.resp, fit.weights, fit.means, fit.covariances, colors)
-    _data_limits(ax_data, X)
-    ax_data.set_title("points coloured by responsibilities", fontsize=10, y=1.01)
-    gp.plot_log_likelihood(fit.log_likelihoods, ax=ax_ll, per_sample=len(X))
-    ax_ll.set_title("log-likelihood during EM", fontsize=10, y=1.01)
-    if title:
-        fig.suptitle(caption, fontsize=10.5)
-    return fig, caption
+    return canvas.draw(X, fit, colors, caption), caption
 
 
 def fit_figure(settings=None, /, **changes):
@@ -330,11 +396,13 @@ def fit_figure(settings=None, /, **changes):
     return _fit_view(_settings(settings, changes))[0]
 
 
-def fit_explorer():
-    """Sliders and dropdowns for ``fit_figure``; returns the widget (a VBox)."""
+def fit_explorer(settings=None):
+    """Sliders and dropdowns for ``fit_figure``, starting at ``settings`` (default: the
+    defaults of ``FitSettings``); returns the widget (a VBox). Each move redraws one
+    ``FitCanvas``."""
     import ipywidgets as w
 
-    d = FitSettings()
+    d = _settings(settings, {})
     controls = {
         "separation": w.FloatSlider(
             value=d.separation, min=0.0, max=8.0, step=0.25, **_slider_kwargs("separation s")
@@ -349,6 +417,7 @@ def fit_explorer():
             options=SAMPLE_SIZES, value=d.n_samples, **_slider_kwargs("points N")
         ),
         "seed": w.IntSlider(value=d.seed, min=0, max=20, **_slider_kwargs("seed")),
+        "tol": w.SelectionSlider(options=TOL_OPTIONS, value=d.tol, **_slider_kwargs("tol")),
         "init": w.Dropdown(options=gh.INITS, value=d.init, description="init", style=_SLIDER_STYLE),
         "covariance_type": w.Dropdown(
             options=gh.COVARIANCE_TYPES,
@@ -357,18 +426,15 @@ def fit_explorer():
             style=_SLIDER_STYLE,
         ),
     }
-    drawn = {"figure": None}  # the last picture with axes, to draw the next one into
+    canvas = FitCanvas(title=False)
 
     def view(**values):
-        fig, caption = _fit_view(FitSettings(**values), title=False, fig=drawn["figure"])
-        if fig.axes:
-            drawn["figure"] = fig
-        return fig, caption
+        return _fit_view(FitSettings(**values), title=False, canvas=canvas)
 
     return _explorer(
         view,
         controls,
-        columns=(4, 3),
+        columns=(4, 4),
         css_class="gmm-fit-explorer",
         unrun_text="[Fit explorer: its sliders need a running kernel. Run this notebook "
         "(make lab) or the app (make app); the figure for the default settings is above.]",
@@ -765,55 +831,49 @@ class _AnimationFrames:
         return []
 
 
-def save_em_animation(path, run=None, fps=3, hold=4, dpi=80):
-    """Write a GIF of EM converging on the original data (``em_run()`` by default).
+def animation_gif(run=None, fps=3, hold=4, dpi=80):
+    """The GIF of EM converging on the original data (``em_run()`` by default), as bytes.
 
     One frame per iteration (its E-step, from the random start on), then the
     fitted mixture, shown ``hold`` more times so the loop pauses on the answer.
-    Uses ``FuncAnimation`` with ``PillowWriter``; the file is byte-identical from
-    run to run, and replaced atomically (a reader never sees half a file).
-
-    Returns
-    -------
-    n_frames : int
+    Uses ``FuncAnimation`` with ``PillowWriter``; the bytes are the same from run to run.
     """
+    import tempfile
+
     from matplotlib.animation import FuncAnimation, PillowWriter
 
     run = em_run() if run is None else run
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     n_iter = run.fit.n_iter
     frames = list(range(1, n_iter + 2)) + [n_iter + 1] * hold
     fig = Figure(figsize=(8, 3.6), dpi=dpi)
     draw = _AnimationFrames(run, fig)
     anim = FuncAnimation(fig, draw, frames=frames, init_func=lambda: [], blit=False, repeat=False)
-    partial = path.with_name(f".{path.stem}-{os.getpid()}{path.suffix}")
-    try:
-        anim.save(partial, writer=PillowWriter(fps=fps), dpi=dpi)
-        os.replace(partial, path)
-    finally:
-        partial.unlink(missing_ok=True)
-    return len(frames)
+    with tempfile.TemporaryDirectory() as folder:  # PillowWriter writes to a file
+        path = Path(folder) / "em.gif"
+        anim.save(path, writer=PillowWriter(fps=fps), dpi=dpi)
+        return path.read_bytes()
 
 
-def in_voila():
-    """True in a kernel started by Voila (``make app``), which sets ``VOILA_*`` variables."""
-    return "VOILA_BASE_URL" in os.environ or "VOILA_KERNEL_ID" in os.environ
+def save_em_animation(path, run=None, **kwargs):
+    """Write ``animation_gif(run, **kwargs)`` to ``path``; returns the number of frames."""
+    from PIL import Image
+
+    data = animation_gif(run, **kwargs)
+    Path(path).write_bytes(data)
+    with Image.open(io.BytesIO(data)) as gif:
+        return gif.n_frames
 
 
-def show_animation(path, alt="EM converging on the original data"):
-    """Show the GIF at ``path`` (relative to the notebook) in the notebook's output.
+def show_animation(run=None, **kwargs):
+    """Show ``animation_gif(run)`` in the cell's output, the image data itself: it shows
+    wherever Jupyter was started, under Voila, and on the rendered page (the build writes
+    the output to the page's folder as ``em_converging.gif``)."""
+    from IPython.display import Image, display
 
-    In Jupyter, and on the rendered page, as a markdown image that links to the
-    file. Under Voila as the image data itself: Voila serves the notebook alone,
-    so a relative link to a file outside the notebook's folder cannot load there.
-    """
-    from IPython.display import Image, Markdown, display
+    display(Image(data=animation_gif(run, **kwargs), format="gif"), metadata=GIF_METADATA)
 
-    if in_voila():
-        display(Image(filename=str(path)))
-    else:
-        display(Markdown(f"![{alt}]({Path(path).as_posix()})"))
+
+GIF_METADATA = {"filename": "em_converging.gif"}
 
 
 # ---------------------------------------------------------------------------

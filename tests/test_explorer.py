@@ -21,17 +21,34 @@ from gmm import explorer as gx  # noqa: E402
 from gmm import plots as gp  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-GIF = ROOT / "docs" / "figures" / "em_converging.gif"
 
 
 def render(fig):
-    """Draw the figure for real (errors can hide until draw time) and return the PNG size."""
+    """Draw the figure for real (errors can hide until draw time); its pixels, (H, W, 4)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
     assert isinstance(fig, Figure)
-    buf = io.BytesIO()
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        fig.savefig(buf, format="png", dpi=40)
-    return len(buf.getvalue())
+        fig.savefig(io.BytesIO(), format="png", dpi=40)
+        canvas = FigureCanvasAgg(fig)
+        canvas.draw()
+    return np.asarray(canvas.buffer_rgba())
+
+
+def n_colours(pixels):
+    return len(np.unique(pixels.reshape(-1, 4), axis=0))
+
+
+def shown_means(ax):
+    """The means the fit explorer shows: its visible large crosses, (K, 2)."""
+    return np.array(
+        [
+            line.get_xydata()[0]
+            for line in ax.lines
+            if line.get_visible() and line.get_marker() == "X"
+        ]
+    )
 
 
 def is_message(fig):
@@ -81,10 +98,20 @@ CASES = [
 @pytest.mark.parametrize("case", CASES, ids=[f"s{c[0]}-K{c[1]}-sm{c[2]}-N{c[3]}" for c in CASES])
 def test_fit_figure_draws_for_every_init_and_covariance_type(case, init, covariance_type):
     separation, K, smoothing, N = case
-    fig = gx.fit_figure(gx.FitSettings(separation, K, smoothing, N, 0, init, covariance_type))
-    assert render(fig) > 0
-    if K > N:
-        assert is_message(fig)
+    settings = gx.FitSettings(separation, K, smoothing, N, 0, init, covariance_type)
+    fig = gx.fit_figure(settings)
+    pixels = render(fig)
+    X, fit, message = gx.fit_model(settings)
+    if fit is None:  # K > N, or a collapse: the helpers' message, once, and nothing else
+        assert K > N or smoothing == 0
+        shown = [" ".join(text.split()) for text in messages(fig)]  # unwrapped
+        assert is_message(fig) and sum(" ".join(message.split()) in t for t in shown) == 1
+    else:
+        assert not is_message(fig)
+        assert np.allclose(shown_means(fig.axes[0]), fit.means[:, :2])
+        visible = [p for p in fig.axes[0].patches if p.get_visible()]
+        assert len(visible) == 2 * K  # 1 and 2 sigma
+        assert n_colours(pixels) > 20  # drawn: points, ellipses, curve, not a blank canvas
 
 
 @pytest.mark.parametrize("K", range(1, 9))
@@ -92,6 +119,8 @@ def test_fit_figure_every_k_with_few_points(K):
     fig = gx.fit_figure(n_components=K, n_samples=5)
     render(fig)
     assert is_message(fig) == (K > 5)
+    if K <= 5:
+        assert len(shown_means(fig.axes[0])) == K
 
 
 def test_default_fit_figure_has_data_curve_and_summary():
@@ -209,11 +238,13 @@ def test_fit_explorer_redraws_when_a_slider_moves():
     controls["n_samples"].value = 5
     controls["n_components"].value = 8
     assert box.state["n_updates"] == 7
-    assert is_message(box.state["figure"])
+    assert box.state["figure"] is None  # no picture: the message is shown once, as text
     assert "no fit: expected" in box.state["caption"]
-    render(box.state["figure"])
+    shown = box.children[1].value
+    assert shown.count("expected") == 1 and "<img" not in shown
     controls["n_samples"].value = 2000  # back to a picture after a message
     assert len(box.state["figure"].axes) == 2 and box.state["caption"].startswith("s = 3, K = 8,")
+    assert len(shown_means(box.state["figure"].axes[0])) == 8
 
 
 @pytest.mark.parametrize(
@@ -225,13 +256,28 @@ def test_fit_explorer_redraws_when_a_slider_moves():
     ],
 )
 def test_redrawing_into_the_last_figure_gives_the_fresh_picture(before, after):
-    """The widget draws each update into its previous figure; it must look like a new one."""
+    """The widget moves the artists of one figure; the picture must be that of a new one."""
     before, after = gx.FitSettings(**before), gx.FitSettings(**after)
-    reused, _ = gx._fit_view(before, title=False)
-    reused, caption = gx._fit_view(after, title=False, fig=reused)
+    canvas = gx.FitCanvas(title=False)
+    first, _ = gx._fit_view(before, title=False, canvas=canvas)
+    points = canvas.points
+    reused, caption = gx._fit_view(after, title=False, canvas=canvas)
+    assert reused is first is canvas.fig and canvas.points is points  # updated, not rebuilt
     fresh, same = gx._fit_view(after, title=False)
-    assert caption == same
+    assert fresh is not reused and caption == same
     assert gx.png_bytes(reused) == gx.png_bytes(fresh)
+
+
+def test_the_explorer_fits_to_maxima_where_the_helpers_default_stops_on_a_plateau():
+    """Chapter 5: at tol = 1e-3 start 0 stops after about 10 iterations on a plateau; at the
+    explorer's tol the same start climbs on to the best fit of the starts."""
+    X, loose, _ = gx.fit_model(tol=1e-3)
+    X, tight, _ = gx.fit_model()
+    assert gx.FitSettings().tol <= 1e-6 and tight.converged
+    assert tight.n_iter > 3 * loose.n_iter
+    assert (tight.log_likelihood - loose.log_likelihood) / len(X) > 0.1
+    best = max(gh.fit_gmm(X, 3, rng=r, tol=1e-8, max_iter=1000).log_likelihood for r in range(4))
+    assert np.isclose(tight.log_likelihood, best, rtol=1e-5)
 
 
 def test_scrubber_widget_redraws_and_captions_alternate():
@@ -241,7 +287,7 @@ def test_scrubber_widget_redraws_and_captions_alternate():
     box.controls["step"].value = 5
     assert box.state["n_updates"] == 2
     assert box.state["caption"].startswith("iteration 3, M-step")
-    render(box.state["figure"])
+    assert n_colours(render(box.state["figure"])) > 20
     assert box.controls["step"].max == run.n_half_steps - 1
 
 
@@ -251,7 +297,7 @@ def test_collapse_explorer_redraws_and_shows_the_message_at_zero():
     box.controls["smoothing"].value = 0.0
     assert box.state["n_updates"] == 2
     assert any("collapsed" in t for t in messages(box.state["figure"]))
-    render(box.state["figure"])
+    assert n_colours(render(box.state["figure"])) > 2
 
 
 # ---------------------------------------------------------------------------
@@ -287,7 +333,7 @@ def test_half_step_captions_alternate_e_and_m(run):
 def test_scrubber_figure_draws(run, step):
     step = run.n_half_steps - 1 if step == -1 else step
     fig = gx.scrubber_figure(run, step)
-    render(fig)
+    assert n_colours(render(fig)) > 20
     kind = "E" if step % 2 == 0 else "M"
     assert f"{kind}-step" in fig.texts[0].get_text()
     ax_ll = fig.axes[1]
@@ -401,7 +447,7 @@ def test_collapse_demo_survives_the_helpers_stopping_early(monkeypatch, fresh_co
 @pytest.mark.parametrize("smoothing", [value for _, value in gx.COLLAPSE_SMOOTHINGS[::3]])
 def test_collapse_figure_draws(smoothing):
     fig = gx.collapse_figure(smoothing)
-    render(fig)
+    assert n_colours(render(fig)) > 5
     caption = fig.texts[0].get_text()
     assert ("EM stops" in caption) == (gx.collapse_fit(smoothing)[1] is not None)
     if smoothing == 0:
@@ -457,24 +503,18 @@ def test_smallest_recovering_separation():
     assert gx._worst_mean_error(s) < 0.5 <= gx._worst_mean_error(s - 0.25)
 
 
-def test_show_animation_embeds_the_gif_only_under_voila(monkeypatch):
-    """Voila serves the notebook alone: a link to ../docs/figures would be a 404 there."""
+def test_show_animation_embeds_the_gif_in_the_output(monkeypatch, run):
+    """The GIF is the output itself (no link to a file: it shows wherever Jupyter started),
+    named for the page's folder; nothing is written."""
     import IPython.display
 
     shown = []
-    monkeypatch.setattr(IPython.display, "display", shown.append)
-    for name in ("VOILA_BASE_URL", "VOILA_KERNEL_ID"):
-        monkeypatch.delenv(name, raising=False)
-    assert not gx.in_voila()
-    gx.show_animation(GIF)
-    assert isinstance(shown[-1], IPython.display.Markdown)
-    assert shown[-1].data.endswith("docs/figures/em_converging.gif)")
-    monkeypatch.setenv("VOILA_BASE_URL", "/")
-    assert gx.in_voila()
-    assert GIF.exists(), "docs/figures/em_converging.gif is committed; make writes it"
-    gx.show_animation(GIF)
-    assert isinstance(shown[-1], IPython.display.Image)
-    assert shown[-1].data[:6] == b"GIF89a"
+    monkeypatch.setattr(IPython.display, "display", lambda obj, **kw: shown.append((obj, kw)))
+    gx.show_animation(run)
+    ((image, kwargs),) = shown
+    assert isinstance(image, IPython.display.Image) and image.format == "gif"
+    assert image.data[:6] == b"GIF89a" and image.data == gx.animation_gif(run)
+    assert kwargs["metadata"] == {"filename": "em_converging.gif"}
 
 
 @pytest.mark.parametrize("make", [gx.fit_explorer, gx.collapse_explorer, gx.em_scrubber])
@@ -508,3 +548,4 @@ def test_an_unexpected_error_in_a_view_becomes_a_message(monkeypatch):
     assert box.state["n_updates"] == 1
     assert is_message(box.state["figure"])
     assert "RuntimeError: boom" in " ".join(messages(box.state["figure"]))
+    assert "<img" in box.children[1].value

@@ -1,8 +1,11 @@
-"""The explorer in a real browser: Voila serves notebook 05 as `make app` does, headless
-Chromium moves the separation and K sliders, and the figure the widget shows must change, with
-no error; at 1280x800 and at 800x600 nothing on the page overflows horizontally; the kernels of
-closed pages are culled by the server, those of open pages kept. And the short form of
-`make load-test`: a few simulated users on the same server each see only their own figures.
+"""The explorer app in a real browser: Voila serves app/explorer.ipynb as `make app` does
+(preheated kernels, a small pool), headless Chromium gets a page from the pool, moves the
+separation and K sliders, and the figure the widget shows must change, with no error; at
+1280x800 and at 800x600 the fit explorer's first slider is on the first screen, the three
+widgets come in order with no notebook-only text, and nothing on the page overflows
+horizontally; the kernels of closed pages are culled by the server, those of open pages and
+of the pool kept. And the short form of `make load-test`: a few simulated users on the same
+server each see only their own figures.
 
 Starts its own Voila on 127.0.0.1 (a free port, bench/load_test.py's server) and its own
 Chromium; both are stopped in fixture finalizers, so no process outlives the test. The browser
@@ -15,7 +18,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -23,24 +25,29 @@ from types import SimpleNamespace
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "bench"))
+from bench import load_test  # the app's options, its server, its users
 
-import load_test  # noqa: E402  (bench/load_test.py: the app's options, its server, its users)
+ROOT = Path(__file__).resolve().parent.parent
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 BUILD = ROOT / "build"
 
-PAGE_TIMEOUT = 120  # Voila runs the whole notebook before the widgets appear
+PAGE_TIMEOUT = 120  # a page without a preheated kernel waits for Voila to run the app
 UPDATE_TIMEOUT = 60  # one slider move: kernel refit + redraw + browser update
 
 # `make app`'s options (load_test.APP_OPTIONS), with short culling intervals: a kernel without a
 # page (no websocket) that has been idle CULL_IDLE_TIMEOUT seconds is shut down.
 CULL_INTERVAL = 1  # seconds between the server's checks
-CULL_IDLE_TIMEOUT = 5
+CULL_IDLE_TIMEOUT = 20  # seconds: a page in a browser on a busy machine may take 10 s to connect
+POOL = 2  # preheated kernels (the Makefile's APP_POOL is sized for a class)
 VOILA_OPTIONS = (
-    *(option for option in load_test.APP_OPTIONS if "cull_" not in option),
+    # The pool refills 1 s after a page takes a kernel: the tests open pages one after another.
+    *(
+        option
+        for option in load_test.with_fill_delay(load_test.APP_OPTIONS, 1)
+        if "cull_" not in option
+    ),
     f"--MappingKernelManager.cull_interval={CULL_INTERVAL}",
     f"--MappingKernelManager.cull_idle_timeout={CULL_IDLE_TIMEOUT}",
     "--MappingKernelManager.cull_connected=False",
@@ -68,7 +75,8 @@ def voila():
     """The Voila server: ``.url``, ``.process`` (its kernels are its child processes), ``.log``."""
     log_path = BUILD / "voila.log"  # kept for diagnosis after a failure
     try:
-        with load_test.voila_server(log_path, VOILA_OPTIONS) as (url, process):
+        with load_test.voila_server(log_path, VOILA_OPTIONS, pool=POOL) as (url, process):
+            asyncio.run(load_test.wait_for_quiet_kernels(process, POOL))
             yield SimpleNamespace(url=url, process=process, log=log_path)
     except RuntimeError as err:  # did not start
         pytest.fail(str(err))
@@ -195,9 +203,10 @@ def assert_no_error(browser):
 
 
 @needs_chromium
-def test_fit_explorer_in_the_browser(voila_url, driver):
+def test_fit_explorer_in_the_browser(voila, driver):
     from selenium.webdriver.common.keys import Keys
 
+    voila_url = voila.url
     started = time.monotonic()
     driver.get(voila_url)
     first = wait_for(driver, figure_src, PAGE_TIMEOUT, "the fit explorer's first figure")
@@ -205,6 +214,7 @@ def test_fit_explorer_in_the_browser(voila_url, driver):
     assert "s = 5, K = 3," in output_text(driver)
     first_render = time.monotonic() - started
     assert_no_error(driver)
+    assert "Using pre-heated kernel" in voila.log.read_text()  # the page came from the pool
 
     # Arrow keys on a slider's handle: each press is one change (continuous_update=False
     # only holds back dragging), so wait for the last one's caption, not just any new picture.
@@ -245,7 +255,41 @@ def test_fit_explorer_in_the_browser(voila_url, driver):
     driver.execute_script("arguments[0].scrollIntoView({block: 'start'});", explorer)
     time.sleep(0.5)  # let the new image paint before the screenshot
     driver.save_screenshot(str(BUILD / "explorer.png"))
-    print(f"first figure after {first_render:.1f} s, whole test {time.monotonic() - started:.1f} s")
+    print(
+        f"first figure after {first_render:.1f} s (preheated), whole test "
+        f"{time.monotonic() - started:.1f} s"
+    )
+
+
+# Where the app's parts are on a freshly loaded page: the top and bottom of the fit explorer's
+# first slider (in the window, not scrolled), the tops of the three widgets, and the page text.
+LAYOUT_SCRIPT = """
+const handle = document.querySelector(arguments[0] + ' .widget-slider .noUi-handle');
+const slider = handle.closest('.widget-slider').getBoundingClientRect();
+const tops = arguments[1].map(s => document.querySelector(s).getBoundingClientRect().top);
+return [slider.top, slider.bottom, window.innerHeight, tops, document.body.innerText];
+"""
+NOTEBOOK_ONLY = ("make lab", "make app", "replace None", "Notebook 7", "Exercise")
+
+
+@needs_chromium
+@pytest.mark.parametrize("size", WINDOW_SIZES, ids=[f"{w}x{h}" for w, h in WINDOW_SIZES])
+def test_the_app_opens_on_the_fit_explorer(voila_url, driver, size):
+    """The fit explorer's first slider on the first screen, then the scrubber, then the
+    collapse demo, and no text that only makes sense in the notebook."""
+    driver.set_window_size(*size)
+    driver.get("about:blank")
+    open_app(driver, voila_url)
+    driver.execute_script("window.scrollTo(0, 0);")
+    time.sleep(0.5)  # the layout settles after the last picture
+    top, bottom, height, tops, text = driver.execute_script(LAYOUT_SCRIPT, EXPLORER, ALL_EXPLORERS)
+    BUILD.mkdir(exist_ok=True)
+    driver.save_screenshot(str(BUILD / f"app_{size[0]}x{size[1]}.png"))
+    print(f"{size[0]}x{size[1]}: the first slider at {top:.0f}-{bottom:.0f} px of {height} px")
+    assert 0 <= top and bottom <= height, f"the first slider at {top}-{bottom} px, window {height}"
+    assert tops == sorted(tops), f"the widgets are not in order: {tops}"
+    for phrase in NOTEBOOK_ONLY:
+        assert phrase not in text, f"{phrase!r} on the app's page"
 
 
 # Every visible element of the page: does it end right of the window, or hide part of its
@@ -323,7 +367,8 @@ def test_nothing_overflows_horizontally(voila_url, driver, size):
 
 
 def test_make_app_runs_voila_with_the_tested_options():
-    """`make app` and these tests (and bench/load_test.py) start Voila the same way."""
+    """`make app` and these tests (and bench/load_test.py) start Voila the same way: the same
+    app, options, environment and (in the Makefile and the load test) pool size."""
     dry_run = subprocess.run(
         ["make", "--no-print-directory", "-n", "app"],
         cwd=ROOT,
@@ -331,23 +376,38 @@ def test_make_app_runs_voila_with_the_tested_options():
         text=True,
         check=True,
     ).stdout
+    dry_run = dry_run.replace("\\\n", " ")  # the recipe's continued lines as one
     command = next(line for line in dry_run.splitlines() if "bin/voila " in line)
+    words = command.split()
     for option in load_test.APP_OPTIONS:
-        assert option in command.split(), f"{option} missing from `make app`: {command}"
+        assert option in words, f"{option} missing from `make app`: {command}"
+    for name, value in load_test.APP_ENV.items():
+        assert f"{name}={value}" in words, f"{name}={value} missing from `make app`: {command}"
+    assert load_test.NOTEBOOK in words and f"--pool_size={load_test.POOL}" in words
     assert load_test.CULL_IDLE_TIMEOUT >= 60  # a page that reconnects within a minute keeps it
+    assert "--preheat_kernel=True" in load_test.APP_OPTIONS
+    load = subprocess.run(
+        ["make", "--no-print-directory", "-n", "load-test", "USERS=7"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert f"--users 7 --pool {load_test.POOL}" in load
 
 
 def test_a_few_users_each_see_only_their_own_figures(voila):
     """The short form of `make load-test`: 2 users, each moving a slider every 2 s for 10 s."""
     results = asyncio.run(
-        load_test.simulate(voila.url, voila.process, users=2, duration=10, interval=2)
+        load_test.simulate(voila.url, voila.process, users=2, duration=10, interval=2, pool=POOL)
     )
     print(load_test.report({**results, "load_before": os.getloadavg()}))
+    assert len(results["ready_together"]) == len(results["ready_pairs"]) == 2
     assert results["lost"] == 0, "a move got no picture"
     assert not results["foreign"], results["foreign"]
     assert results["moves"] >= 2 * 4 and len(results["latencies"]) == results["moves"]
     assert all(n >= 5 for n in results["figures_per_user"])  # seed, moves: each its picture
-    assert results["peak_kernels"] >= 2
+    assert results["peak_kernels"] >= 2 + POOL
 
 
 @needs_chromium
@@ -355,15 +415,19 @@ def test_closed_pages_free_their_kernels_and_open_ones_keep_theirs(voila, driver
     from selenium.webdriver.common.keys import Keys
 
     driver.set_window_size(*WINDOW_SIZES[0])
-    for _ in range(3):  # a load, two reloads: each page load starts a kernel
+    for _ in range(3):  # a load, two reloads: each page load takes a kernel from the pool
         open_app(driver, voila.url)
-    assert load_test.kernel_processes(voila.process), "no kernel for the open page"
+    assert len(load_test.kernel_processes(voila.process)) > POOL, "no kernel for the open page"
 
-    # An open page keeps its kernel however long it sits idle: its slider still works.
+    # An open page keeps its kernel however long it sits idle: its slider still works. The
+    # kernels of the pages before it go; the pool's stay (refilled).
     time.sleep(CULL_IDLE_TIMEOUT + 3 * CULL_INTERVAL)
-    assert (
-        len(load_test.kernel_processes(voila.process)) == 1
-    )  # the open page's; the others are gone
+    wait_for(
+        driver,
+        lambda b: len(load_test.kernel_processes(voila.process)) == 1 + POOL,
+        60,
+        "the open page's kernel and the pool's, no more",
+    )
     press(driver, "components K", Keys.ARROW_RIGHT, 1)
     wait_for(driver, lambda b: ", K = 4," in output_text(b), UPDATE_TIMEOUT, "the K = 4 figure")
 
@@ -371,9 +435,9 @@ def test_closed_pages_free_their_kernels_and_open_ones_keep_theirs(voila, driver
     closed = time.monotonic()
     wait_for(
         driver,
-        lambda b: not load_test.kernel_processes(voila.process),
+        lambda b: len(load_test.kernel_processes(voila.process)) == POOL,
         CULL_IDLE_TIMEOUT + 2 * CULL_INTERVAL + 10,
-        "the closed page's kernel to be culled",
+        "the closed page's kernel to be culled (the pool's stay)",
     )
     print(f"last kernel gone {time.monotonic() - closed:.1f} s after its page closed")
     assert "Culling 'idle' kernel" in voila.log.read_text()  # culled, not crashed

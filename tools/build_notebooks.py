@@ -101,14 +101,18 @@ def normalize(nb):
     return nb
 
 
+IMAGE_MIMES = ("image/png", "image/gif")
+
+
 def _png_outputs(nb):
-    """{(cell id, output index): base64 PNG} of a notebook's image outputs."""
+    """{(cell id, output index, mime type): base64 image} of a notebook's PNG and GIF outputs."""
     return {
-        (cell.get("id"), index): output.data["image/png"]
+        (cell.get("id"), index, mime): output.data[mime]
         for cell in nb.cells
         if cell.cell_type == "code"
         for index, output in enumerate(cell.get("outputs", []))
-        if "image/png" in output.get("data", {})
+        for mime in IMAGE_MIMES
+        if mime in output.get("data", {})
     }
 
 
@@ -121,13 +125,14 @@ def keep_same_pictures(nb, old_pngs):
     kept = 0
     for cell in nb.cells:
         for index, output in enumerate(cell.get("outputs", []) if cell.cell_type == "code" else []):
-            new = output.get("data", {}).get("image/png")
-            old = old_pngs.get((cell.get("id"), index))
-            if new is None or old is None or new == old:
-                continue
-            if same_picture(base64.b64decode(old), base64.b64decode(new)):
-                output.data["image/png"] = old
-                kept += 1
+            for mime in IMAGE_MIMES:
+                new = output.get("data", {}).get(mime)
+                old = old_pngs.get((cell.get("id"), index, mime))
+                if new is None or old is None or new == old:
+                    continue
+                if same_picture(base64.b64decode(old), base64.b64decode(new)):
+                    output.data[mime] = old
+                    kept += 1
     return kept
 
 
@@ -208,6 +213,23 @@ class WidgetNotePreprocessor(Preprocessor):
         return cell, resources
 
 
+class GifPreprocessor(Preprocessor):
+    """On the page, an animated GIF output (chapter 5's ``gx.show_animation``) becomes a file
+    beside the page, named by the output's ``filename`` metadata, and a markdown image of it
+    (nbconvert's markdown template has no GIF block)."""
+
+    def preprocess_cell(self, cell, resources, index):
+        for number, output in enumerate(cell.get("outputs", [])):
+            gif = output.get("data", {}).get("image/gif")
+            if gif is None:
+                continue
+            name = output.get("metadata", {}).get("filename", f"cell{index}_{number}.gif")
+            path = f"{resources['output_files_dir']}/{name}"
+            resources.setdefault("outputs", {})[path] = base64.b64decode(gif)
+            output["data"] = {"text/markdown": f"![animation]({path})"}
+        return cell, resources
+
+
 def page_for(path):
     """Where the page of a notebook goes: README.ipynb -> README.md, others -> docs/."""
     path = Path(path).resolve()
@@ -230,6 +252,7 @@ def render(path, page=None):
     config.TagRemovePreprocessor.remove_all_outputs_tags = {"remove-output"}
     exporter = MarkdownExporter(config=config)
     exporter.register_preprocessor(WidgetNotePreprocessor(), enabled=True)
+    exporter.register_preprocessor(GifPreprocessor(), enabled=True)
     files_dir = f"{page.stem}_files"
     resources = {
         "unique_key": page.stem,
