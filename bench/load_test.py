@@ -22,7 +22,7 @@ two at a time. Reports:
 Usage (from the repository root)::
 
     make load-test USERS=20                         # 20 users: bench/results/load_test.md
-    .venv/bin/python bench/load_test.py --users 3 --pool 3 --duration 20 --no-write
+    .venv/bin/python -m bench.load_test --users 3 --pool 3 --duration 20 --no-write
 
 The short form runs in ``make test`` (tests/test_explorer_browser.py). The machine's other
 load counts: the report states the load average before the run.

@@ -2,9 +2,9 @@
 
 Usage (from the repository root, with the project's virtual environment)::
 
-    .venv/bin/python tools/tinker.py                 # every chapter, its whole grid (make tinker)
-    .venv/bin/python tools/tinker.py --short         # the first entry of each grid (make test)
-    .venv/bin/python tools/tinker.py notebooks/04_em_step_by_step.ipynb
+    .venv/bin/python -m tools.tinker                 # every chapter, its whole grid (make tinker)
+    .venv/bin/python -m tools.tinker --short         # the first entry of each grid (make test)
+    .venv/bin/python -m tools.tinker notebooks/04_em_step_by_step.ipynb
 
 A chapter's knobs live in its one code cell tagged ``parameters``. That cell's metadata holds
 the grid, ``"tinker"``: a list of entries, each a dict of knob name -> value, e.g.
