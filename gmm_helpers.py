@@ -29,6 +29,7 @@ from gmm.checks import (
     INITS,  # noqa: F401 (gh.INITS, the explorer's choices)
     NK_EPS,
     check_count,
+    check_iterations,
     check_K,
     check_mixture,
     check_model,
@@ -393,7 +394,7 @@ def fit_gmm(
     """
     X = check_X(X)
     smoothing = check_model(covariance_type, smoothing)
-    _check_iterations(max_iter, tol)
+    check_iterations(max_iter, tol)
     model = dict(smoothing=smoothing, covariance_type=covariance_type)
     # The start: k-means++ (notebook 02), the original's random points, or given
     start = _initial_parameters(X, n_components, init, rng=rng, **model)
@@ -407,11 +408,6 @@ def fit_gmm(
     )  # fmt: skip
     del e_step_sums, m_step_sums  # they hold a centred copy of X: freed before the last E-step
     return _gmm_fit(run, responsibilities(X, *run.params), **model)
-
-
-def _check_iterations(max_iter, tol):
-    check_count(max_iter, "max_iter", 100)
-    check_number(tol, "tol", "tol=1e-3", low=0)
 
 
 def _gmm_fit(run, resp, *, smoothing, covariance_type):
@@ -721,7 +717,7 @@ def fit_gmm_chunked(
     ``GMMFit`` with ``resp=None``."""
     chunk_size = check_count(chunk_size, "chunk_size", engine.CHUNK_SIZE)
     n_jobs = check_count(n_jobs, "n_jobs", 2)
-    _check_iterations(max_iter, tol)
+    check_iterations(max_iter, tol)
     smoothing = check_model(covariance_type, smoothing)
     model = dict(smoothing=smoothing, covariance_type=covariance_type)
     X = X if hasattr(X, "shape") else check_X(X)
@@ -810,8 +806,7 @@ def fit_gmm_missing(
     N, D = X.shape
     K = check_K(n_components, N)
     smoothing = check_model(covariance_type, smoothing)
-    check_count(max_iter, "max_iter", 100)
-    check_number(tol, "tol", "tol=1e-3", low=0)
+    check_iterations(max_iter, tol)
     labels = _check_labels(labels, N, K)
     if not missing.any() and labels is None:
         fit = fit_gmm(
@@ -822,7 +817,9 @@ def fit_gmm_missing(
 
     X0 = np.where(missing, np.nanmean(X, axis=0), X)  # column-mean filled: for the start only
     if labels is not None and (labels >= 0).any() and isinstance(init, str) and init == "kmeans++":
-        start = _labelled_start(X0, labels, K, smoothing, covariance_type, rng)
+        start = _labelled_start(
+            X0, labels, K, smoothing=smoothing, covariance_type=covariance_type, rng=rng
+        )
     else:
         start = initial_parameters(
             X0, K, init=init, smoothing=smoothing, covariance_type=covariance_type, rng=rng
@@ -833,7 +830,7 @@ def fit_gmm_missing(
 
     def e_step_missing(params):
         try:
-            resp, objective, filled, cond_covs = _missing_e_step(X, patterns, labels, *params)
+            resp, objective, filled, cond_covs = _missing_e_step(X, patterns, labels, params)
         except np.linalg.LinAlgError:  # a covariance lost its Cholesky factor
             bad = [k for k, cov in enumerate(params[2]) if not has_cholesky(cov)]
             raise collapse_error(bad, smoothing) from None
@@ -857,7 +854,7 @@ def fit_gmm_missing(
 
     run = em(start, e_step_missing, m_step_missing, n_points=N, max_iter=max_iter, tol=tol)
     weights, means, covariances = run.params
-    resp, _, filled, _ = _missing_e_step(X, patterns, labels, weights, means, covariances)
+    resp, _, filled, _ = _missing_e_step(X, patterns, labels, (weights, means, covariances))
     imputed = X.copy()
     imputed[missing] = np.einsum("nk,knd->nd", resp, filled)[missing]  # (13.5)
     return GMMMissingFit(
@@ -961,22 +958,20 @@ def _observed_log_weighted(X, patterns, weights, means, covariances):
     return log_weighted, np.stack([p[1] for p in parts]), [p[2] for p in parts]
 
 
-def _missing_e_step(X, patterns, labels, weights, means, covariances):
+def _missing_e_step(X, patterns, labels, params):
     """The E-step of ``fit_gmm_missing``: resp (N, K), the objective (13.1) or (13.6), and the
     conditionals (``_observed_log_weighted``)."""
-    log_weighted, filled, cond_covs = _observed_log_weighted(
-        X, patterns, weights, means, covariances
-    )
+    log_weighted, filled, cond_covs = _observed_log_weighted(X, patterns, *params)
     log_px = logsumexp_rows(log_weighted.T)  # N: log p(x_n,o), (13.1)
     resp = np.exp(log_weighted - log_px[:, None])
     if labels is not None:  # (13.6)
         known = np.flatnonzero(labels >= 0)
-        resp[known] = np.eye(len(weights))[labels[known]]
+        resp[known] = np.eye(len(params[0]))[labels[known]]
         log_px[known] = log_weighted[known, labels[known]]
     return resp, float(log_px.sum()), filled, cond_covs
 
 
-def _labelled_start(X0, labels, K, smoothing, covariance_type, rng):
+def _labelled_start(X0, labels, K, *, smoothing, covariance_type, rng):
     """The k-means++ start with labels (``fit_gmm_missing``): the centre nearest each labelled
     class moves onto its labelled mean, rows keep their labels or go to the nearest centre."""
     centres = kmeans_plusplus(X0, K, rng)  # K, D

@@ -70,9 +70,9 @@ def make_start(X, n_components, seed=SEED):
 def original_em(X, weights, means, covariances, n_iter, *, smoothing=SMOOTHING):
     """The original notebook's gmm() loop, with a given start and without the early break.
 
-    Line for line the loop of the seed notebook (shared/seed/gmm_model_original.md): densities with
-    scipy's multivariate_normal.pdf (not in log space), responsibilities, then the M-step
-    one component at a time. It returns (weights, means, covariances, log-likelihoods).
+    Line for line the loop of the original notebook (chapter 0): densities with scipy's
+    multivariate_normal.pdf (not in log space), responsibilities, then the M-step one
+    component at a time. It returns (weights, means, covariances, log-likelihoods).
     """
     N, D = X.shape
     K = len(weights)

@@ -477,7 +477,7 @@ async def wait_for_quiet_kernels(process, count, timeout=900, quiet=3.0):
     raise RuntimeError(f"the server did not settle at {count}+ idle kernels in {timeout} s")
 
 
-async def simulate(url, process, users, duration, interval, pool=0, pairs=True):
+async def simulate(url, process, users, *, duration, interval, pool=0, pairs=True):
     """A class arriving at once (``users`` pages in the same instant); once the pool has
     refilled, a minute of moves; the pages closed; then the same number of pages two at a
     time (from a full pool again)."""
@@ -552,7 +552,7 @@ async def simulate(url, process, users, duration, interval, pool=0, pairs=True):
     }
 
 
-def run(users=10, duration=60.0, interval=2.0, pool=POOL, fill_delay=FILL_DELAY, log_path=None):
+def run(users=10, *, duration=60.0, interval=2.0, pool=POOL, fill_delay=FILL_DELAY, log_path=None):
     """Start the app, simulate the users, stop the app; the results (see ``simulate``)."""
     log_path = log_path or ROOT / "build" / "load_test_voila.log"
     load_before = os.getloadavg()
@@ -561,7 +561,9 @@ def run(users=10, duration=60.0, interval=2.0, pool=POOL, fill_delay=FILL_DELAY,
     with voila_server(log_path, options, pool=pool) as (url, process):
         asyncio.run(wait_for_quiet_kernels(process, pool))
         pool_seconds = time.monotonic() - started
-        results = asyncio.run(simulate(url, process, users, duration, interval, pool=pool))
+        results = asyncio.run(
+            simulate(url, process, users, duration=duration, interval=interval, pool=pool)
+        )
     results["load_before"] = load_before
     results["pool_seconds"] = pool_seconds
     results["fill_delay"] = fill_delay
@@ -660,7 +662,13 @@ def main(argv=None):
         and args.interval >= 0.5
     ):
         parser.error("expected 1-60 users, a pool of 0-60, at most 300 s, moves every >= 0.5 s")
-    results = run(args.users, args.duration, args.interval, args.pool, args.fill_delay)
+    results = run(
+        args.users,
+        duration=args.duration,
+        interval=args.interval,
+        pool=args.pool,
+        fill_delay=args.fill_delay,
+    )
     text = report(results)
     print(text)
     if not args.no_write:

@@ -32,7 +32,7 @@ from gmm import explorer as gx
 from gmm import plots as gp
 from gmm.checks import (
     check_array,
-    check_count,
+    check_iterations,
     check_K,
     check_number,
     check_positive,
@@ -300,7 +300,7 @@ def fit_map_gmm(
     priors = make_priors(
         X, n_components, "dirichlet_distribution", weight_concentration_prior=alpha0, **priors
     )
-    max_iter, tol = _check_iteration_args(max_iter, tol)
+    max_iter, tol = check_iterations(max_iter, tol)
     start = map_m_step(X, initial_resp(X, n_components, init, rng), priors)
     e_step, m_step = map_steps(X, priors)
     run = em(start, e_step, m_step, n_points=X.shape[0], max_iter=max_iter, tol=tol)
@@ -679,11 +679,6 @@ class BayesianGMMFit:
         return self.weights, self.means, self.covariances
 
 
-def _check_iteration_args(max_iter, tol):
-    max_iter = check_count(max_iter, "max_iter", 100)
-    return max_iter, check_number(tol, "tol", "tol=1e-3", low=0)
-
-
 def fit_bayesian_gmm(
     X,
     n_components,
@@ -748,7 +743,7 @@ def fit_bayesian_gmm(
     X = _check_X(X)
     priors = make_priors(X, n_components, weight_concentration_prior_type, **priors)
     smoothing = check_number(smoothing, "smoothing", "smoothing=1e-6", low=0)
-    max_iter, tol = _check_iteration_args(max_iter, tol)
+    max_iter, tol = check_iterations(max_iter, tol)
     start = vb_m_step(X, initial_resp(X, n_components, init, rng), priors, smoothing)
     e_step, m_step = vb_steps(X, priors, smoothing)
     run = em(start, e_step, m_step, n_points=X.shape[0], max_iter=max_iter, tol=tol)

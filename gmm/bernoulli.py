@@ -24,6 +24,7 @@ from gmm.checks import (
     check_bernoulli_parameters,
     check_binary,
     check_count,
+    check_iterations,
     check_K,
     check_number,
     check_resp,
@@ -246,8 +247,7 @@ def fit_bernoulli_mixture(
     """
     X = check_binary(X)
     K = check_K(n_components, X.shape[0])
-    max_iter = check_count(max_iter, "max_iter", 100)
-    tol = check_number(tol, "tol", "tol=1e-3", low=0)
+    max_iter, tol = check_iterations(max_iter, tol)
     smoothing = _check_smoothing(smoothing)
     run = em(
         _initial_parameters(X, K, init, rng),

@@ -67,6 +67,11 @@ def check_count(value, name, example):
     return check_number(value, name, f"{name}={example}", integer=True, low=1)
 
 
+def check_iterations(max_iter, tol):
+    """EM's ``max_iter`` (an int >= 1) and ``tol`` (>= 0, per point); returns both."""
+    return check_count(max_iter, "max_iter", 100), check_number(tol, "tol", "tol=1e-3", low=0)
+
+
 def check_K(n_components, N):
     """The number of components, an int between 1 and N."""
     hint = f"n_components between 1 and N = {N}, the number of points"

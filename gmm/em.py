@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from gmm.checks import check_count, check_iterations
+
 
 @dataclass
 class EMResult:
@@ -82,8 +84,7 @@ def em(
 ):
     """Iterate E-step and M-step from ``start`` (chapter 10's recipe); returns an ``EMResult``.
 
-    The caller checks its arguments: ``n_points`` (N > 0) scales ``tol`` to a change per point,
-    ``max_iter`` >= 1, ``tol`` >= 0.
+    ``n_points`` (N >= 1) scales ``tol`` (>= 0) to a change per point; ``max_iter`` >= 1.
 
     ``accelerate=True`` runs SQUAREM (Varadhan and Roland 2008, step length S3; chapter 12) on
     the same EM map F (one E-step plus one M-step): from a point p0 it takes p1 = F(p0),
@@ -96,8 +97,14 @@ def em(
     decreases; ``n_iter`` counts evaluations of F, rejected trials included, and ``max_iter``
     caps them; ``tol`` compares successive accepted objectives per point. With
     ``accelerate=False`` (the default) this is the plain loop, unchanged."""
+    check_count(n_points, "n_points", "len(X)")
+    max_iter, tol = check_iterations(max_iter, tol)
     if _check_accelerate(accelerate, is_valid):
-        return _squarem(start, e_step, m_step, n_points, max_iter, tol, keep_history, is_valid)
+        return _squarem(
+            start, e_step, m_step,
+            n_points=n_points, max_iter=max_iter, tol=tol, keep_history=keep_history,
+            is_valid=is_valid,
+        )  # fmt: skip
     params, objectives, converged = start, [], False
     history = [start] if keep_history else []
     for _ in range(max_iter):
@@ -112,7 +119,7 @@ def em(
     return EMResult(params, np.array(objectives), len(objectives), converged, history)
 
 
-def _squarem(start, e_step, m_step, n_points, max_iter, tol, keep_history, is_valid):
+def _squarem(start, e_step, m_step, *, n_points, max_iter, tol, keep_history, is_valid):
     """``em(..., accelerate=True)``: SQUAREM cycles p0 -> p1 -> p2 -> p' (see ``em``).
 
     ``history`` holds the accepted points: history[i] has objective objectives[i]; the last

@@ -117,7 +117,8 @@ def _draw_means(ax, means, colors, size=13):
         ax.plot(*mean[:2], marker="X", ms=size, mfc=color[:3], mec="k", mew=1.5, zorder=5)
 
 
-def _draw_model(ax, X, resp, weights, means, covariances, colors):
+def _draw_model(ax, X, resp, params, colors):
+    weights, means, covariances = params
     gp.plot_responsibilities(X, resp, ax=ax, colors=colors)
     gp.plot_ellipses(means, covariances, ax=ax, n_std=(1, 2), colors=colors, weights=weights)
     _draw_means(ax, means, colors)
@@ -153,7 +154,7 @@ def _slider_kwargs(description):
     return {"description": description, "continuous_update": False, "style": _SLIDER_STYLE}
 
 
-def _explorer(view, controls, columns, css_class, unrun_text, rows=None):
+def _explorer(view, controls, *, columns, css_class, unrun_text, rows=None):
     """Wire ``view(**values)`` to the controls with interactive_output; lay them out.
 
     ``view`` returns a figure, or (figure, caption): the caption is shown above it (a figure
@@ -465,7 +466,7 @@ class EMRun:
         return 2 * self.fit.n_iter
 
 
-def em_run(separation=5.0, n_samples=2000, seed=0, n_components=3, init="random", rng=0):
+def em_run(separation=5.0, n_samples=2000, seed=0, n_components=3, *, init="random", rng=0):
     """Fit the original data keeping the history (``keep_history=True``).
 
     The defaults start from three random data points (the original notebook's
@@ -521,10 +522,10 @@ def scrubber_figure(run=None, step=0, title=True):
     ax_data, ax_ll = _two_panels(fig, top=0.84 if title else 0.91)
     resp = run.resps[iteration - 1]
     if kind == "E":
-        _draw_model(ax_data, run.X, resp, *before, colors)
+        _draw_model(ax_data, run.X, resp, before, colors)
     else:
         gp.plot_ellipses(before[1], before[2], ax=ax_data, n_std=(1, 2), colors=colors, ls="--")
-        _draw_model(ax_data, run.X, resp, *after, colors)
+        _draw_model(ax_data, run.X, resp, after, colors)
         for old, new, color in zip(before[1], after[1], colors, strict=True):
             ax_data.plot(*old, "o", ms=10, mfc="white", mec=color, mew=2.5, zorder=4)
             ax_data.annotate(
@@ -584,7 +585,7 @@ def _collapse_start(X, point=0, spike_variance=1e-12, separation=5.0):
     )
 
 
-def collapse_fit(smoothing, n_steps=5, separation=5.0, n_samples=2000, seed=0, point=0):
+def collapse_fit(smoothing, n_steps=5, *, separation=5.0, n_samples=2000, seed=0, point=0):
     """``n_steps`` EM steps from the true three components plus a fourth on ``X[point]``.
 
     The fourth has weight 1 / N and covariance 1e-12 I. Returns (fit, None), or
@@ -636,7 +637,9 @@ def collapse_curves(n_steps=5, separation=5.0, n_samples=2000, seed=0, point=0):
     truth = gh.seed_parameters(separation)
     rows = []
     for _, s in COLLAPSE_SMOOTHINGS[1:]:
-        fit, _ = collapse_fit(s, n_steps, separation, n_samples, seed, point)
+        fit, _ = collapse_fit(
+            s, n_steps, separation=separation, n_samples=n_samples, seed=seed, point=point
+        )
         try:
             honest = gh.fit_gmm(X, 3, init=truth, smoothing=s).log_likelihood
         except ValueError:
@@ -659,7 +662,7 @@ def _nearest_row(curves, smoothing):
     return int(np.argmin(np.abs(np.log(curves["smoothing"]) - np.log(smoothing))))
 
 
-def _collapse_caption(smoothing, fit, message, curves, n_steps, point):
+def _collapse_caption(smoothing, fit, message, curves, *, n_steps, point):
     """What the collapse demo shows for ``collapse_fit``'s (fit, message) at this smoothing."""
     if message is not None:
         return f"smoothing = {_format_smoothing(smoothing)}: EM stops with the message: {message}"
@@ -742,7 +745,7 @@ def collapse_figure(smoothing=1e-6, n_steps=5, point=0):
         )
     ax_ll.legend(fontsize=8, loc="lower left")
     ax_var.legend(fontsize=8, loc="upper left")
-    caption = _collapse_caption(smoothing, fit, message, curves, n_steps, point)
+    caption = _collapse_caption(smoothing, fit, message, curves, n_steps=n_steps, point=point)
     fig.suptitle(_wrap(caption, 110), fontsize=10.5, color="firebrick" if message else "k")
     return fig
 

@@ -246,7 +246,7 @@ def elbo_slice(X, theta_a, theta_b, ts, anchors=(0.0, 1.0)):
     return log_likelihood, bounds
 
 
-def plot_elbo_slice(ts, log_likelihood, bounds, anchors=(0.0, 1.0), ax=None, per_sample=None):
+def plot_elbo_slice(ts, log_likelihood, bounds, *, anchors=(0.0, 1.0), ax=None, per_sample=None):
     """Plot ``elbo_slice``'s curves (PRML's Fig. 9.14): the log-likelihood, each bound, and a dot
     where each bound touches it; ``per_sample`` = N divides the values by N. Returns the axes."""
     ax = _axes(ax, figsize=(7, 4))
@@ -269,7 +269,7 @@ def plot_elbo_slice(ts, log_likelihood, bounds, anchors=(0.0, 1.0), ax=None, per
     return ax
 
 
-def plot_method_curves(x, means, spreads=None, ax=None, xlabel=None, ylabel=None, **kwargs):
+def plot_method_curves(x, means, spreads=None, *, ax=None, xlabel=None, ylabel=None, **kwargs):
     """One line per method against ``x`` (notebook 13): ``means`` maps a method's name to its
     values (len(x),), ``spreads`` (same keys, optional) to the half-lengths of error bars,
     e.g. the standard deviation over seeds."""

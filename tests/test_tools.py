@@ -174,25 +174,6 @@ def test_outputs_are_matched_by_cell_id(picture):
     assert bn.keep_same_pictures(new, bn._png_outputs(old)) == 0
 
 
-def test_an_image_file_rewritten_as_the_same_picture_is_restored(
-    tmp_path, monkeypatch, picture, indices
-):
-    monkeypatch.setattr(bn, "FIGURES", tmp_path)
-    same, changed = tmp_path / "same.gif", tmp_path / "changed.png"
-    indices[0, 0] = 0
-    same.write_bytes(gif([indices, indices[::-1]]))
-    changed.write_bytes(png(picture))
-    before = bn._image_files()
-    nudged = indices.copy()
-    nudged[0, 0] = 16  # one pixel one level redder: the GIF another CPU might write
-    same.write_bytes(gif([nudged, indices[::-1]]))
-    changed.write_bytes(png(inverted(picture)))
-    assert before[same] != same.read_bytes()
-    assert bn.keep_same_image_files(before) == [same]
-    assert same.read_bytes() == before[same]
-    assert changed.read_bytes() == png(inverted(picture))
-
-
 # ---------------------------------------------------------------------------
 # tools/build_notebooks.py: the kernel's figure settings, byte-stable builds
 # ---------------------------------------------------------------------------

@@ -24,7 +24,7 @@ Building the same notebooks twice gives byte-identical notebooks, pages and PNGs
 
 On another machine a figure's pixels can move with the floats (other BLAS kernels): an
 antialiased edge a level lighter. So that ``make`` still leaves ``git status`` clean there,
-a new image (a PNG output, or an image the notebook writes into ``docs/figures/``) that
+a new image (a PNG or GIF output) that
 decodes to the same picture as the one it replaces, within the tolerance of
 ``tools/pictures.py``, is not written: the committed bytes are kept, and the build says so.
 
@@ -52,7 +52,6 @@ ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 DOCS = ROOT / "docs"
 README = ROOT / "README.ipynb"
-FIGURES = DOCS / "figures"  # images the notebooks write themselves (the GIF of notebook 05)
 IMAGE_SUFFIXES = {".png", ".gif"}
 
 KERNEL = "python3"
@@ -136,45 +135,16 @@ def keep_same_pictures(nb, old_pngs):
     return kept
 
 
-def _image_files():
-    """{path: bytes} of the images in docs/figures/ (files the notebooks write)."""
-    if not FIGURES.is_dir():
-        return {}
-    return {
-        path: path.read_bytes()
-        for path in sorted(FIGURES.rglob("*"))
-        if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES
-    }
-
-
-def keep_same_image_files(before):
-    """Write back each image file in ``before`` ({path: bytes}) that a notebook rewrote as
-    the same picture; returns the paths kept."""
-    kept = []
-    for path, old in before.items():
-        new = path.read_bytes() if path.is_file() else None
-        if new is not None and new != old and same_picture(old, new):
-            path.write_bytes(old)
-            kept.append(path)
-    return kept
-
-
 # ---------------------------------------------------------------------------
 # Executing
 # ---------------------------------------------------------------------------
 
 
-def execute(path):
-    """Run the notebook at ``path`` in a fresh kernel and write it back in place.
-
-    Keeps the old bytes of every image (PNG output, or file in docs/figures/) whose new
-    version is the same picture (module docstring); prints a line for each one kept.
-    """
-    nb = nbformat.read(path, as_version=4)
-    old_pngs = _png_outputs(nb)
-    old_files = _image_files()
+def client(nb, path):
+    """The ``NotebookClient`` that runs ``nb`` as a learner's fresh kernel would, in the folder
+    of ``path`` (``make`` and ``make tinker``)."""
     os.environ.update(KERNEL_ENV)
-    client = NotebookClient(
+    return NotebookClient(
         nb,
         kernel_name=KERNEL,
         timeout=CELL_TIMEOUT,
@@ -187,13 +157,21 @@ def execute(path):
         coalesce_streams=True,
         extra_arguments=KERNEL_ARGUMENTS,
     )
-    client.execute()
+
+
+def execute(path):
+    """Run the notebook at ``path`` in a fresh kernel and write it back in place.
+
+    Keeps the old bytes of every image output whose new version is the same picture (module
+    docstring); prints a line for each one kept.
+    """
+    nb = nbformat.read(path, as_version=4)
+    old_pngs = _png_outputs(nb)
+    client(nb, path).execute()
     normalize(nb)
     kept = keep_same_pictures(nb, old_pngs)
     if kept:
         print(f"          {_show(path)}: kept {kept} figure(s): the same picture as before")
-    for file in keep_same_image_files(old_files):
-        print(f"          {_show(file)}: kept: the same picture as before")
     nbformat.write(nb, path)
     return nb
 

@@ -32,16 +32,14 @@ whose cells wrote to stderr (warnings: not a failure); exits 1 if any entry fail
 import argparse
 import ast
 import copy
-import os
 import sys
 import time
 from pathlib import Path
 
 import nbformat
-from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
-from tools.build_notebooks import CELL_TIMEOUT, KERNEL, KERNEL_ARGUMENTS, KERNEL_ENV
+from tools import build_notebooks
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
@@ -130,17 +128,7 @@ def with_values(nb, index, entry):
 def run(nb, path):
     """Execute ``nb`` as build_notebooks does (in the folder of ``path``); returns the error
     raised by the first failing cell, or None."""
-    os.environ.update(KERNEL_ENV)
-    client = NotebookClient(
-        nb,
-        kernel_name=KERNEL,
-        timeout=CELL_TIMEOUT,
-        startup_timeout=120,
-        resources={"metadata": {"path": str(path.parent)}},
-        record_timing=False,
-        store_widget_state=True,  # see build_notebooks.execute
-        extra_arguments=KERNEL_ARGUMENTS,
-    )
+    client = build_notebooks.client(nb, path)
     try:
         client.execute()
     except (CellExecutionError, CellTimeoutError, DeadKernelError) as error:
