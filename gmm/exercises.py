@@ -473,7 +473,7 @@ def _one_gaussian_log_evidence():
 
 @exercise("11.3")
 def _expected_number_of_clusters():
-    alpha0, N = 1.0, 2000
+    alpha0, N = 2.0, 400
     return float(np.sum(alpha0 / (alpha0 + np.arange(N))))
 
 
