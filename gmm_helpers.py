@@ -764,13 +764,13 @@ def fit_gmm_missing(
     X,
     n_components,
     *,
+    labels=None,
+    rng=None,
     covariance_type="full",
     init="kmeans++",
     max_iter=100,
     tol=1e-3,
     smoothing=1e-2,
-    rng=None,
-    labels=None,
 ):
     """Fit a Gaussian mixture by EM to data with missing entries and partial labels (notebook 13).
 
