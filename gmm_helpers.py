@@ -778,7 +778,7 @@ def fit_gmm_missing(
     component, the density of the observed coordinates, Eq. (13.1), hence the responsibilities,
     and the conditional mean and covariance of the missing ones, Eqs. (13.2)-(13.3); the M-step,
     Eq. (13.4), uses the expected sums: the conditional covariance enters the covariance
-    update (as the sums of Eq. (9.1), turned into parameters by ``m_step_from_statistics``).
+    update (as the sums of Eq. (9.1), turned into parameters by Eq. (9.2)).
     ``log_likelihoods`` records the observed-data log-likelihood sum_n log p(x_n,o) of each
     E-step (before each M-step), and ``n_iter``, ``converged`` and ``tol`` follow ``fit_gmm``;
     with ``smoothing=0`` the log-likelihood never decreases.
@@ -826,7 +826,6 @@ def fit_gmm_missing(
         )
     patterns = _patterns(missing)
     shift = X0.mean(axis=0)
-    variance = np.nanvar(X, axis=0).mean()
 
     def e_step_missing(params):
         try:
@@ -845,12 +844,10 @@ def fit_gmm_missing(
             syy[k] = (resp[:, k, None] * Y).T @ Y + np.tensordot(weight, cond_covs[k], axes=1)
         return (nk, sy, syy), objective
 
-    def m_step_missing(sums):
-        nk, sy, syy = sums
-        stats = SufficientStatistics(nk=nk, sy=sy, syy=syy, log_likelihood=0.0, n=N, shift=shift)
-        params = m_step_from_statistics(stats, smoothing=smoothing, covariance_type=covariance_type)
-        check_not_collapsed(params[2], smoothing, variance)
-        return params
+    def m_step_missing(sums):  # Eq. (13.4): the M-step of Eq. (9.2) on the expected sums
+        return _m_step_from_sums(
+            sums, N, shift, smoothing=smoothing, covariance_type=covariance_type
+        )
 
     run = em(start, e_step_missing, m_step_missing, n_points=N, max_iter=max_iter, tol=tol)
     weights, means, covariances = run.params

@@ -773,7 +773,7 @@ def collapse_explorer(smoothing=1e-6):
 
 
 class _AnimationFrames:
-    """Draws the frames of ``save_em_animation`` on one figure, changing only what moves.
+    """Draws the frames of ``animation_gif`` on one figure, changing only what moves.
 
     Frame t = 1 ... n_iter is iteration t's E-step: the parameters iteration t starts
     with, the points coloured by their responsibilities, and the log-likelihood curve
@@ -855,16 +855,6 @@ def animation_gif(run=None, fps=3, hold=4, dpi=80):
         path = Path(folder) / "em.gif"
         anim.save(path, writer=PillowWriter(fps=fps), dpi=dpi)
         return path.read_bytes()
-
-
-def save_em_animation(path, run=None, **kwargs):
-    """Write ``animation_gif(run, **kwargs)`` to ``path``; returns the number of frames."""
-    from PIL import Image
-
-    data = animation_gif(run, **kwargs)
-    Path(path).write_bytes(data)
-    with Image.open(io.BytesIO(data)) as gif:
-        return gif.n_frames
 
 
 def show_animation(run=None, **kwargs):

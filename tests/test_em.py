@@ -147,3 +147,24 @@ def test_squarem_on_the_bernoulli_mixture():
     assert fast.n_iter < plain.n_iter
     assert np.all(np.diff(fast.objectives) >= 0)
     np.testing.assert_allclose(fast.params[1], plain.params[1], atol=1e-4)
+
+
+def test_the_stopping_rule_on_a_scripted_objective():
+    """em's one rule, read off a known sequence: the objective (N = 10 points) gains 40, 5, 0.625,
+    0.078, ... in total, so its change per point first falls below tol = 0.01 at the fifth
+    E-step; tol=0 runs max_iter; the history holds the start and every M-step's parameters."""
+    values = np.cumsum(np.r_[0.0, 40.0 * 0.125 ** np.arange(19)])
+
+    def e_step(params):
+        return params, values[params]
+
+    def m_step(i):
+        return i + 1
+
+    run = em(0, e_step, m_step, n_points=10, tol=0.01, keep_history=True)
+    changes = np.diff(values) / 10  # 4, 0.5, 0.0625, 0.0078: first below 0.01 at the 4th
+    assert run.n_iter == 1 + int(np.argmax(changes < 0.01)) + 1 == 5
+    assert run.converged and run.params == 5 and run.history == [0, 1, 2, 3, 4, 5]
+    np.testing.assert_array_equal(run.objectives, values[:5])
+    full = em(0, e_step, m_step, n_points=10, tol=0, max_iter=7)
+    assert full.n_iter == 7 and not full.converged and full.history == []
